@@ -1,0 +1,569 @@
+//! [`CloudApi`] over the AWS SDK for Rust. SDK types and errors stop here.
+//!
+//! One `SdkConfig` (standard credential/region/endpoint chain, so `AWS_ENDPOINT_URL`, profiles
+//! and `AWS_REGION` work as everywhere), adaptive retry with bounded attempts and backoff, and
+//! explicit timeouts: the SDK sets only a connect timeout by default, so a silent endpoint
+//! would otherwise hang forever.
+
+use super::{CloudApi, Error, Identity, ManagementEvents, NewTopic, Result, TrailInfo};
+use crate::model::{Alarm, MetricFilter, MetricTransformation, Subscription};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
+use aws_sdk_sts::error::SdkError;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How the SDK is set up: from flags, with the standard environment as fallback.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub operation_timeout: Option<Duration>,
+}
+
+/// Loads the shared SDK configuration.
+pub async fn sdk_config(opts: &ConnectOptions) -> SdkConfig {
+    let attempts = opts
+        .max_attempts
+        .or_else(|| std::env::var("AWS_MAX_ATTEMPTS").ok().and_then(|v| v.parse().ok()))
+        .unwrap_or(10)
+        .max(1);
+    // Adaptive retry adds client-side rate limiting on throttling to backoff with jitter.
+    // A short maximum backoff keeps "endpoint down" failing within seconds despite 10 attempts.
+    let retry = RetryConfig::adaptive()
+        .with_max_attempts(attempts)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(1));
+    let op = opts.operation_timeout.unwrap_or(Duration::from_secs(60));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .read_timeout(Duration::from_secs(20))
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .operation_timeout(op)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts);
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &opts.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    loader.load().await
+}
+
+/// The region the standard chain resolved, if any.
+pub fn default_region(conf: &SdkConfig) -> Option<String> {
+    conf.region().map(|r| r.to_string())
+}
+
+#[derive(Clone)]
+struct Clients {
+    trail: aws_sdk_cloudtrail::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    cw: aws_sdk_cloudwatch::Client,
+    sns: aws_sdk_sns::Client,
+}
+
+/// The real AWS, one client set per region, built on first use and reused.
+pub struct Live {
+    conf: SdkConfig,
+    sts: aws_sdk_sts::Client,
+    regional: Mutex<HashMap<String, Clients>>,
+    calls: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Live {
+    pub fn new(conf: &SdkConfig) -> Live {
+        Live {
+            conf: conf.clone(),
+            sts: aws_sdk_sts::Client::new(conf),
+            regional: Mutex::new(HashMap::new()),
+            calls: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn clients(&self, region: &str) -> Clients {
+        let mut map = self.regional.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(region.to_string())
+            .or_insert_with(|| {
+                let r = Region::new(region.to_string());
+                Clients {
+                    trail: aws_sdk_cloudtrail::Client::from_conf(
+                        aws_sdk_cloudtrail::config::Builder::from(&self.conf).region(r.clone()).build(),
+                    ),
+                    logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                        aws_sdk_cloudwatchlogs::config::Builder::from(&self.conf).region(r.clone()).build(),
+                    ),
+                    cw: aws_sdk_cloudwatch::Client::from_conf(
+                        aws_sdk_cloudwatch::config::Builder::from(&self.conf).region(r.clone()).build(),
+                    ),
+                    sns: aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&self.conf).region(r).build()),
+                }
+            })
+            .clone()
+    }
+
+    fn count(&self, action: &str) {
+        let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        *calls.entry(action.to_string()).or_default() += 1;
+    }
+
+    /// API calls made so far, per IAM action (each page counts).
+    pub fn call_counts(&self) -> BTreeMap<String, u64> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The endpoint override in force, for error messages.
+    pub fn endpoint(&self) -> Option<String> {
+        self.conf.endpoint_url().map(str::to_string)
+    }
+}
+
+/// Turns an SDK error into a classified [`Error`] with a one-line message (no Debug dumps).
+fn classify<E, R>(action: &str, err: SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let action = action.to_string();
+    match &err {
+        SdkError::ServiceError(ctx) => {
+            let e = ctx.err();
+            let code = e.code().unwrap_or("Unknown").to_string();
+            let message = e.message().unwrap_or("").to_string();
+            classify_code(action, code, message)
+        }
+        SdkError::TimeoutError(_) => Error::Transport { action, message: "the request timed out".into() },
+        SdkError::DispatchFailure(d) => {
+            let chain = source_chain(&err);
+            if chain.to_ascii_lowercase().contains("credential") {
+                Error::Credentials { action, message: chain }
+            } else if d.is_timeout() {
+                Error::Transport { action, message: format!("timed out ({chain})") }
+            } else {
+                Error::Transport { action, message: chain }
+            }
+        }
+        SdkError::ResponseError(_) => Error::Transport { action, message: format!("unreadable response: {}", source_chain(&err)) },
+        _ => {
+            let chain = source_chain(&err);
+            if chain.to_ascii_lowercase().contains("credential") {
+                Error::Credentials { action, message: chain }
+            } else {
+                Error::Service { action, code: "ClientError".into(), message: chain }
+            }
+        }
+    }
+}
+
+fn classify_code(action: String, code: String, message: String) -> Error {
+    let lc = code.to_ascii_lowercase();
+    if lc.contains("accessdenied") || lc == "unauthorizedoperation" || lc == "authorizationerror" || lc == "authorizationerrorexception" || lc == "403" {
+        Error::AccessDenied { action, message: if message.is_empty() { code } else { message } }
+    } else if lc.contains("notfound") || lc == "nosuchentity" || lc == "resourcenotfoundexception" {
+        Error::NotFound { action, message }
+    } else if lc.contains("throttl") || lc == "requestlimitexceeded" || lc == "toomanyrequestsexception" || lc == "limitexceededexception" && message.to_ascii_lowercase().contains("rate") {
+        Error::Throttled { action, message }
+    } else if lc.contains("invalidclienttokenid") || lc.contains("unrecognizedclient") || lc.contains("expiredtoken") || lc.contains("signaturedoesnotmatch") {
+        Error::Credentials { action, message: format!("{code}: {message}") }
+    } else {
+        Error::Service { action, code, message }
+    }
+}
+
+/// The error's causes joined on one line, skipping repeats, without Debug output.
+fn source_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+fn unit_str<T: AsRef<str>>(u: Option<&T>) -> Option<String> {
+    u.map(|x| x.as_ref().to_string())
+}
+
+impl CloudApi for Live {
+    async fn caller_identity(&self) -> Result<Identity> {
+        const A: &str = "sts:GetCallerIdentity";
+        self.count(A);
+        let out = self.sts.get_caller_identity().send().await.map_err(|e| classify(A, e))?;
+        let arn = out.arn().unwrap_or_default().to_string();
+        let partition = arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws").to_string();
+        Ok(Identity { account: out.account().unwrap_or_default().to_string(), arn, partition })
+    }
+
+    async fn describe_trails(&self, region: &str) -> Result<Vec<TrailInfo>> {
+        const A: &str = "cloudtrail:DescribeTrails";
+        self.count(A);
+        let out = self.clients(region).trail.describe_trails().include_shadow_trails(true).send().await.map_err(|e| classify(A, e))?;
+        Ok(out
+            .trail_list()
+            .iter()
+            .map(|t| TrailInfo {
+                name: t.name().unwrap_or_default().to_string(),
+                arn: t.trail_arn().unwrap_or_default().to_string(),
+                home_region: t.home_region().unwrap_or(region).to_string(),
+                is_multi_region: t.is_multi_region_trail().unwrap_or(false),
+                is_organization_trail: t.is_organization_trail().unwrap_or(false),
+                log_group_arn: t.cloud_watch_logs_log_group_arn().filter(|s| !s.is_empty()).map(str::to_string),
+            })
+            .collect())
+    }
+
+    async fn trail_is_logging(&self, region: &str, trail_arn: &str) -> Result<bool> {
+        const A: &str = "cloudtrail:GetTrailStatus";
+        self.count(A);
+        let out = self.clients(region).trail.get_trail_status().name(trail_arn).send().await.map_err(|e| classify(A, e))?;
+        Ok(out.is_logging().unwrap_or(false))
+    }
+
+    async fn trail_management_events(&self, region: &str, trail_arn: &str) -> Result<ManagementEvents> {
+        const A: &str = "cloudtrail:GetEventSelectors";
+        self.count(A);
+        let out = self.clients(region).trail.get_event_selectors().trail_name(trail_arn).send().await.map_err(|e| classify(A, e))?;
+        let mut best = ManagementEvents::None;
+        let mut raise = |m: ManagementEvents| {
+            best = match (best, m) {
+                (ManagementEvents::All, _) | (_, ManagementEvents::All) => ManagementEvents::All,
+                (ManagementEvents::Partial, _) | (_, ManagementEvents::Partial) => ManagementEvents::Partial,
+                _ => ManagementEvents::None,
+            }
+        };
+        for s in out.event_selectors() {
+            if s.include_management_events().unwrap_or(true) {
+                let all = s.read_write_type().map(|r| r.as_str() == "All").unwrap_or(true);
+                // Excluded management event sources (e.g. KMS) drop events CIS filters need.
+                let excludes = !s.exclude_management_event_sources().is_empty();
+                raise(if all && !excludes { ManagementEvents::All } else { ManagementEvents::Partial });
+            }
+        }
+        for s in out.advanced_event_selectors() {
+            let fields = s.field_selectors();
+            let is_mgmt = fields.iter().any(|f| f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management"));
+            if !is_mgmt {
+                continue;
+            }
+            let narrowed = fields.iter().any(|f| f.field() != "eventCategory");
+            raise(if narrowed { ManagementEvents::Partial } else { ManagementEvents::All });
+        }
+        Ok(best)
+    }
+
+    async fn log_group(&self, region: &str, name: &str) -> Result<Option<Option<i32>>> {
+        const A: &str = "logs:DescribeLogGroups";
+        let mut pages = self.clients(region).logs.describe_log_groups().log_group_name_prefix(name).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            self.count(A);
+            let page = page.map_err(|e| classify(A, e))?;
+            if let Some(g) = page.log_groups().iter().find(|g| g.log_group_name() == Some(name)) {
+                return Ok(Some(g.retention_in_days()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn metric_filters(&self, region: &str, log_group: &str) -> Result<Vec<MetricFilter>> {
+        const A: &str = "logs:DescribeMetricFilters";
+        let mut pages = self.clients(region).logs.describe_metric_filters().log_group_name(log_group).into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            self.count(A);
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    let e = classify(A, e);
+                    if matches!(e, Error::NotFound { .. }) {
+                        return Ok(vec![]);
+                    }
+                    return Err(e);
+                }
+            };
+            for f in page.metric_filters() {
+                out.push(MetricFilter {
+                    log_group_name: f.log_group_name().unwrap_or(log_group).to_string(),
+                    filter_name: f.filter_name().unwrap_or_default().to_string(),
+                    filter_pattern: f.filter_pattern().unwrap_or_default().to_string(),
+                    metric_transformations: f
+                        .metric_transformations()
+                        .iter()
+                        .map(|t| MetricTransformation {
+                            metric_name: t.metric_name().to_string(),
+                            metric_namespace: t.metric_namespace().to_string(),
+                            metric_value: t.metric_value().to_string(),
+                            default_value: t.default_value(),
+                            unit: unit_str(t.unit()),
+                            dimensions: t
+                                .dimensions()
+                                .map(|d| d.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                                .unwrap_or_default(),
+                        })
+                        .collect(),
+                    apply_on_transformed_logs: f.apply_on_transformed_logs().then_some(true),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.filter_name.cmp(&b.filter_name));
+        Ok(out)
+    }
+
+    async fn metric_alarms(&self, region: &str) -> Result<Vec<Alarm>> {
+        const A: &str = "cloudwatch:DescribeAlarms";
+        use aws_sdk_cloudwatch::types::AlarmType;
+        let mut pages = self.clients(region).cw.describe_alarms().alarm_types(AlarmType::MetricAlarm).into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            self.count(A);
+            let page = page.map_err(|e| classify(A, e))?;
+            for a in page.metric_alarms() {
+                let metrics = a.metrics();
+                out.push(Alarm {
+                    alarm_name: a.alarm_name().unwrap_or_default().to_string(),
+                    alarm_arn: a.alarm_arn().map(str::to_string),
+                    alarm_description: a.alarm_description().map(str::to_string),
+                    actions_enabled: a.actions_enabled().unwrap_or(true),
+                    alarm_actions: a.alarm_actions().to_vec(),
+                    ok_actions: a.ok_actions().to_vec(),
+                    insufficient_data_actions: a.insufficient_data_actions().to_vec(),
+                    metric_name: a.metric_name().map(str::to_string),
+                    namespace: a.namespace().map(str::to_string),
+                    statistic: a.statistic().map(|s| s.as_str().to_string()),
+                    extended_statistic: a.extended_statistic().map(str::to_string),
+                    dimensions: a
+                        .dimensions()
+                        .iter()
+                        .map(|d| (d.name().unwrap_or_default().to_string(), d.value().unwrap_or_default().to_string()))
+                        .collect(),
+                    period: a.period(),
+                    unit: a.unit().map(|u| u.as_str().to_string()),
+                    evaluation_periods: a.evaluation_periods(),
+                    datapoints_to_alarm: a.datapoints_to_alarm(),
+                    threshold: a.threshold(),
+                    comparison_operator: a.comparison_operator().map(|c| c.as_str().to_string()),
+                    treat_missing_data: a.treat_missing_data().map(str::to_string),
+                    evaluate_low_sample_count_percentile: a.evaluate_low_sample_count_percentile().map(str::to_string),
+                    threshold_metric_id: a.threshold_metric_id().map(str::to_string),
+                    metrics_json: (!metrics.is_empty()).then(|| format!("{} metric-math queries", metrics.len())),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.alarm_name.cmp(&b.alarm_name));
+        Ok(out)
+    }
+
+    async fn list_topics(&self, region: &str) -> Result<Vec<String>> {
+        const A: &str = "sns:ListTopics";
+        let mut pages = self.clients(region).sns.list_topics().into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            self.count(A);
+            let page = page.map_err(|e| classify(A, e))?;
+            out.extend(page.topics().iter().filter_map(|t| t.topic_arn().map(str::to_string)));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn topic_attributes(&self, region: &str, topic_arn: &str) -> Result<Option<BTreeMap<String, String>>> {
+        const A: &str = "sns:GetTopicAttributes";
+        self.count(A);
+        match self.clients(region).sns.get_topic_attributes().topic_arn(topic_arn).send().await.map_err(|e| classify(A, e)) {
+            Ok(out) => Ok(Some(out.attributes().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn subscriptions(&self, region: &str, topic_arn: &str) -> Result<Vec<Subscription>> {
+        const A: &str = "sns:ListSubscriptionsByTopic";
+        let mut pages = self.clients(region).sns.list_subscriptions_by_topic().topic_arn(topic_arn).into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            self.count(A);
+            let page = match page.map_err(|e| classify(A, e)) {
+                Ok(p) => p,
+                Err(Error::NotFound { .. }) => return Ok(vec![]),
+                Err(e) => return Err(e),
+            };
+            for s in page.subscriptions() {
+                let arn = s.subscription_arn().unwrap_or_default();
+                // AWS lists an unconfirmed subscription with the literal ARN "PendingConfirmation";
+                // "Deleted" appears briefly after an unsubscribe. Neither reaches anybody.
+                let pending = arn == "PendingConfirmation" || arn == "Deleted" || arn.is_empty();
+                out.push(Subscription {
+                    protocol: s.protocol().unwrap_or_default().to_string(),
+                    endpoint: s.endpoint().unwrap_or_default().to_string(),
+                    subscription_arn: (!pending).then(|| arn.to_string()),
+                    pending_confirmation: pending,
+                });
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn create_topic(&self, region: &str, topic: &NewTopic) -> Result<String> {
+        const A: &str = "sns:CreateTopic";
+        self.count(A);
+        let mut req = self.clients(region).sns.create_topic().name(&topic.name);
+        for (k, v) in &topic.attributes {
+            req = req.attributes(k, v);
+        }
+        for (k, v) in &topic.tags {
+            let tag = aws_sdk_sns::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| Error::Service { action: A.into(), code: "InvalidTag".into(), message: e.to_string() })?;
+            req = req.tags(tag);
+        }
+        let out = req.send().await.map_err(|e| classify(A, e))?;
+        Ok(out.topic_arn().unwrap_or_default().to_string())
+    }
+
+    async fn delete_topic(&self, region: &str, topic_arn: &str) -> Result<()> {
+        const A: &str = "sns:DeleteTopic";
+        self.count(A);
+        self.clients(region).sns.delete_topic().topic_arn(topic_arn).send().await.map_err(|e| classify(A, e))?;
+        Ok(())
+    }
+
+    async fn subscribe(&self, region: &str, topic_arn: &str, protocol: &str, endpoint: &str) -> Result<String> {
+        const A: &str = "sns:Subscribe";
+        self.count(A);
+        let out = self
+            .clients(region)
+            .sns
+            .subscribe()
+            .topic_arn(topic_arn)
+            .protocol(protocol)
+            .endpoint(endpoint)
+            // Ask for the real ARN even while confirmation is pending, so rollback can remove it.
+            .return_subscription_arn(true)
+            .send()
+            .await
+            .map_err(|e| classify(A, e))?;
+        Ok(out.subscription_arn().unwrap_or_default().to_string())
+    }
+
+    async fn unsubscribe(&self, region: &str, subscription_arn: &str) -> Result<()> {
+        const A: &str = "sns:Unsubscribe";
+        self.count(A);
+        self.clients(region).sns.unsubscribe().subscription_arn(subscription_arn).send().await.map_err(|e| classify(A, e))?;
+        Ok(())
+    }
+
+    async fn put_metric_filter(&self, region: &str, filter: &MetricFilter) -> Result<()> {
+        const A: &str = "logs:PutMetricFilter";
+        use aws_sdk_cloudwatchlogs::types::{MetricTransformation as T, StandardUnit};
+        self.count(A);
+        let mut req = self
+            .clients(region)
+            .logs
+            .put_metric_filter()
+            .log_group_name(&filter.log_group_name)
+            .filter_name(&filter.filter_name)
+            .filter_pattern(&filter.filter_pattern);
+        for t in &filter.metric_transformations {
+            let mut b = T::builder()
+                .metric_name(&t.metric_name)
+                .metric_namespace(&t.metric_namespace)
+                .metric_value(&t.metric_value)
+                .set_default_value(t.default_value)
+                .set_unit(t.unit.as_deref().map(StandardUnit::from));
+            for (k, v) in &t.dimensions {
+                b = b.dimensions(k, v);
+            }
+            let t = b.build().map_err(|e| Error::Service { action: A.into(), code: "InvalidParameter".into(), message: e.to_string() })?;
+            req = req.metric_transformations(t);
+        }
+        if let Some(x) = filter.apply_on_transformed_logs {
+            req = req.apply_on_transformed_logs(x);
+        }
+        req.send().await.map_err(|e| classify(A, e))?;
+        Ok(())
+    }
+
+    async fn delete_metric_filter(&self, region: &str, log_group: &str, filter_name: &str) -> Result<()> {
+        const A: &str = "logs:DeleteMetricFilter";
+        self.count(A);
+        self.clients(region)
+            .logs
+            .delete_metric_filter()
+            .log_group_name(log_group)
+            .filter_name(filter_name)
+            .send()
+            .await
+            .map_err(|e| classify(A, e))?;
+        Ok(())
+    }
+
+    async fn put_metric_alarm(&self, region: &str, a: &Alarm) -> Result<()> {
+        const A: &str = "cloudwatch:PutMetricAlarm";
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StandardUnit, Statistic};
+        self.count(A);
+        let mut req = self
+            .clients(region)
+            .cw
+            .put_metric_alarm()
+            .alarm_name(&a.alarm_name)
+            .set_alarm_description(a.alarm_description.clone())
+            .actions_enabled(a.actions_enabled)
+            .set_alarm_actions(Some(a.alarm_actions.clone()))
+            .set_ok_actions(Some(a.ok_actions.clone()))
+            .set_insufficient_data_actions(Some(a.insufficient_data_actions.clone()))
+            .set_metric_name(a.metric_name.clone())
+            .set_namespace(a.namespace.clone())
+            .set_statistic(a.statistic.as_deref().map(Statistic::from))
+            .set_extended_statistic(a.extended_statistic.clone())
+            .set_period(a.period)
+            .set_unit(a.unit.as_deref().map(StandardUnit::from))
+            .set_evaluation_periods(a.evaluation_periods)
+            .set_datapoints_to_alarm(a.datapoints_to_alarm)
+            .set_threshold(a.threshold)
+            .set_comparison_operator(a.comparison_operator.as_deref().map(ComparisonOperator::from))
+            .set_treat_missing_data(a.treat_missing_data.clone())
+            .set_evaluate_low_sample_count_percentile(a.evaluate_low_sample_count_percentile.clone())
+            .set_threshold_metric_id(a.threshold_metric_id.clone());
+        for (k, v) in &a.dimensions {
+            req = req.dimensions(Dimension::builder().name(k).value(v).build());
+        }
+        req.send().await.map_err(|e| classify(A, e))?;
+        Ok(())
+    }
+
+    async fn delete_alarm(&self, region: &str, alarm_name: &str) -> Result<()> {
+        const A: &str = "cloudwatch:DeleteAlarms";
+        self.count(A);
+        self.clients(region).cw.delete_alarms().alarm_names(alarm_name).send().await.map_err(|e| classify(A, e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified() {
+        let c = |code: &str| classify_code("x:Y".into(), code.into(), "m".into());
+        assert!(matches!(c("AccessDeniedException"), Error::AccessDenied { .. }));
+        assert!(matches!(c("AccessDenied"), Error::AccessDenied { .. }));
+        assert!(matches!(c("ResourceNotFoundException"), Error::NotFound { .. }));
+        assert!(matches!(c("TrailNotFoundException"), Error::NotFound { .. }));
+        assert!(matches!(c("ThrottlingException"), Error::Throttled { .. }));
+        assert!(matches!(c("Throttling"), Error::Throttled { .. }));
+        assert!(matches!(c("InvalidClientTokenId"), Error::Credentials { .. }));
+        assert!(matches!(c("InvalidParameterException"), Error::Service { .. }));
+    }
+}

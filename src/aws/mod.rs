@@ -1,0 +1,111 @@
+//! The thin adapter in front of the AWS SDK. [`CloudApi`] is the only way the rest of cwfix
+//! talks to AWS; it takes and returns `model` types, never SDK shapes. `live` implements it
+//! with the aws-sdk-* crates (the sole home of `aws_sdk_*` and `aws_config`), `fake` in memory
+//! for unit tests of discovery and apply.
+
+pub mod live;
+
+use crate::model::{Alarm, MetricFilter, Subscription};
+use std::collections::BTreeMap;
+
+/// What went wrong on one AWS call, classified for the callers that branch on it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    #[error("`{action}` was denied: {message}")]
+    AccessDenied { action: String, message: String },
+    #[error("`{action}`: not found: {message}")]
+    NotFound { action: String, message: String },
+    #[error("`{action}` was throttled and retries ran out: {message}")]
+    Throttled { action: String, message: String },
+    #[error("`{action}` failed: {code}: {message}")]
+    Service { action: String, code: String, message: String },
+    #[error("cannot reach the AWS endpoint for `{action}`: {message}")]
+    Transport { action: String, message: String },
+    #[error("no usable AWS credentials for `{action}`: {message}")]
+    Credentials { action: String, message: String },
+}
+
+impl Error {
+    /// The IAM action of the failed call, e.g. `logs:DescribeMetricFilters`.
+    pub fn action(&self) -> &str {
+        match self {
+            Error::AccessDenied { action, .. }
+            | Error::NotFound { action, .. }
+            | Error::Throttled { action, .. }
+            | Error::Service { action, .. }
+            | Error::Transport { action, .. }
+            | Error::Credentials { action, .. } => action,
+        }
+    }
+
+    /// Errors after which nothing else can work either (no endpoint, no credentials).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Error::Transport { .. } | Error::Credentials { .. })
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Who is calling: from STS GetCallerIdentity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+    pub partition: String,
+}
+
+/// A trail as DescribeTrails lists it (status and selectors are separate calls).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrailInfo {
+    pub name: String,
+    pub arn: String,
+    pub home_region: String,
+    pub is_multi_region: bool,
+    pub is_organization_trail: bool,
+    pub log_group_arn: Option<String>,
+}
+
+/// What the event selectors of a trail say about management events.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ManagementEvents {
+    /// Read and write management events are logged.
+    All,
+    /// Only read or only write, or excluded event sources.
+    Partial,
+    None,
+}
+
+/// What cwfix writes when it creates a topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTopic {
+    pub name: String,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The calls cwfix makes. Every method takes the region it acts in.
+#[allow(async_fn_in_trait)]
+pub trait CloudApi {
+    async fn caller_identity(&self) -> Result<Identity>;
+    async fn describe_trails(&self, region: &str) -> Result<Vec<TrailInfo>>;
+    async fn trail_is_logging(&self, region: &str, trail_arn: &str) -> Result<bool>;
+    async fn trail_management_events(&self, region: &str, trail_arn: &str) -> Result<ManagementEvents>;
+    /// `Ok(None)` when the log group does not exist; `Some(retention_in_days)` otherwise.
+    async fn log_group(&self, region: &str, name: &str) -> Result<Option<Option<i32>>>;
+    async fn metric_filters(&self, region: &str, log_group: &str) -> Result<Vec<MetricFilter>>;
+    async fn metric_alarms(&self, region: &str) -> Result<Vec<Alarm>>;
+    async fn list_topics(&self, region: &str) -> Result<Vec<String>>;
+    /// Topic attributes (`KmsMasterKeyId`, `Policy`, ...); `Ok(None)` when the topic is gone.
+    async fn topic_attributes(&self, region: &str, topic_arn: &str) -> Result<Option<BTreeMap<String, String>>>;
+    async fn subscriptions(&self, region: &str, topic_arn: &str) -> Result<Vec<Subscription>>;
+
+    async fn create_topic(&self, region: &str, topic: &NewTopic) -> Result<String>;
+    async fn delete_topic(&self, region: &str, topic_arn: &str) -> Result<()>;
+    /// Returns the subscription ARN (also for a subscription pending confirmation).
+    async fn subscribe(&self, region: &str, topic_arn: &str, protocol: &str, endpoint: &str) -> Result<String>;
+    async fn unsubscribe(&self, region: &str, subscription_arn: &str) -> Result<()>;
+    async fn put_metric_filter(&self, region: &str, filter: &MetricFilter) -> Result<()>;
+    async fn delete_metric_filter(&self, region: &str, log_group: &str, filter_name: &str) -> Result<()>;
+    async fn put_metric_alarm(&self, region: &str, alarm: &Alarm) -> Result<()>;
+    async fn delete_alarm(&self, region: &str, alarm_name: &str) -> Result<()>;
+}

@@ -1,0 +1,83 @@
+//! `cwfix plan`: load the baseline, discover, plan, render, optionally save.
+
+use super::{AwsArgs, BaselineArgs, Exit, OutputFormat, Term};
+use crate::aws::live::{self, ConnectOptions, Live};
+use crate::{baseline, discover, plan, render};
+use anyhow::Context;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
+    /// Save the plan to FILE, for `cwfix apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Loads the baseline with the command-line overrides applied.
+pub(crate) fn load_baseline(args: &BaselineArgs) -> anyhow::Result<baseline::Baseline> {
+    let mut b = baseline::load(&args.baseline).with_context(|| format!("cannot load baseline `{}`", args.baseline))?;
+    let subs = super::parse_subscriptions(&args.subscribe)?;
+    b.override_notification(args.topic.as_deref(), &subs)?;
+    Ok(b)
+}
+
+/// Connects, discovers and plans: shared by plan, apply and rollback checks.
+pub(crate) async fn discover_and_plan(
+    aws_args: &AwsArgs,
+    b: &baseline::Baseline,
+    t: &Term,
+) -> anyhow::Result<(Live, plan::Plan)> {
+    let conf = live::sdk_config(&ConnectOptions {
+        profile: aws_args.profile.clone(),
+        region: aws_args.regions.first().cloned(),
+        max_attempts: aws_args.max_attempts,
+        operation_timeout: None,
+    })
+    .await;
+    let regions = if aws_args.regions.is_empty() {
+        vec![live::default_region(&conf).ok_or_else(|| {
+            anyhow::anyhow!("no AWS region configured: pass --region REGION or set AWS_REGION (or a region in your profile)")
+        })?]
+    } else {
+        let mut r = aws_args.regions.clone();
+        r.sort();
+        r.dedup();
+        r
+    };
+    let api = Live::new(&conf);
+    let scope = discover::Scope { regions, topic: b.notification.topic.clone() };
+    if !t.quiet && t.stderr_is_tty {
+        eprintln!("Discovering the monitoring chain in {} ...", scope.regions.join(", "));
+    }
+    let snapshot = discover::discover(&api, &scope).await.context("cannot discover the monitoring chain")?;
+    tracing::debug!(calls = ?api.call_counts(), "discovery finished");
+    Ok((api, plan::plan(b, &snapshot)))
+}
+
+pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let b = load_baseline(&args.baseline)?;
+    let (api, mut p) = discover_and_plan(&args.aws, &b, t).await?;
+    p.baseline.topic = args.baseline.topic.clone();
+    p.baseline.subscribe = args.baseline.subscribe.clone();
+    match format {
+        OutputFormat::Json => render::json::plan(&p, out)?,
+        OutputFormat::Human => render::human::plan(&p, out, &t.style)?,
+    }
+    if let Some(path) = &args.out {
+        let doc = serde_json::to_string_pretty(&p)?;
+        std::fs::write(path, doc).with_context(|| format!("cannot save the plan to `{}`", path.display()))?;
+        if !t.quiet {
+            eprintln!("Saved the plan to {}; apply it with: cwfix apply {}", path.display(), path.display());
+        }
+    }
+    if !t.quiet {
+        let calls: u64 = api.call_counts().values().sum();
+        tracing::info!(calls, "AWS calls made");
+    }
+    Ok(if p.all_compliant() { Exit::Success } else { Exit::Changes })
+}

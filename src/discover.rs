@@ -1,0 +1,226 @@
+//! Discovery: walks the live monitoring chain through [`CloudApi`] and returns a [`Snapshot`],
+//! the planner's only input from AWS. Independent calls run concurrently; every list is paged
+//! by the adapter; results are sorted so the snapshot (and so the plan) is deterministic.
+//! A denied or failed read becomes a [`Gap`] (the controls that depend on it are `unknown`);
+//! only errors that make every other call pointless (endpoint down, no credentials) abort.
+
+use crate::aws::{self, CloudApi, ManagementEvents};
+use crate::baseline::TopicRef;
+use crate::model::{Gap, LogGroup, LogGroupRef, RegionalAlarm, Snapshot, Topic, Trail};
+use futures_util::future::join_all;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What to look at.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub regions: Vec<String>,
+    /// The baseline's notification topic, so an existing one is found by name.
+    pub topic: TopicRef,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Aws(#[from] aws::Error),
+}
+
+fn gap(region: &str, e: &aws::Error, resource: &str) -> Gap {
+    Gap { region: region.to_string(), action: e.action().to_string(), resource: resource.to_string(), error: e.to_string() }
+}
+
+/// Reads the chain in `scope` and returns it as a snapshot.
+pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Error> {
+    let id = api.caller_identity().await?;
+    let mut gaps = Vec::new();
+
+    // 1. Trails, from every scanned region (a multi-region trail shows up in each; dedupe by ARN).
+    let listed = join_all(scope.regions.iter().map(|r| async move { (r.clone(), api.describe_trails(r).await) })).await;
+    let mut infos: BTreeMap<String, aws::TrailInfo> = BTreeMap::new();
+    for (region, res) in listed {
+        match res {
+            Ok(ts) => {
+                for t in ts {
+                    infos.entry(t.arn.clone()).or_insert(t);
+                }
+            }
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => gaps.push(gap(&region, &e, "trails")),
+        }
+    }
+    // Status and selectors are read in the trail's home region: shadow copies answer
+    // TrailNotFound for selectors in other regions.
+    let details = join_all(infos.values().map(|t| async move {
+        let (status, selectors) =
+            futures_util::join!(api.trail_is_logging(&t.home_region, &t.arn), api.trail_management_events(&t.home_region, &t.arn));
+        (t, status, selectors)
+    }))
+    .await;
+    let mut trails = Vec::new();
+    for (t, status, selectors) in details {
+        let is_logging = match status {
+            Ok(s) => Some(s),
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                gaps.push(gap(&t.home_region, &e, &t.arn));
+                None
+            }
+        };
+        let management_events_all = match selectors {
+            Ok(m) => Some(m == ManagementEvents::All),
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                gaps.push(gap(&t.home_region, &e, &t.arn));
+                None
+            }
+        };
+        trails.push(Trail {
+            name: t.name.clone(),
+            arn: t.arn.clone(),
+            home_region: t.home_region.clone(),
+            is_multi_region: t.is_multi_region,
+            is_organization_trail: t.is_organization_trail,
+            is_logging,
+            management_events_all,
+            log_group_arn: t.log_group_arn.clone(),
+        });
+    }
+
+    // 2. The log groups the trails deliver to, in their own region (from the ARN), with filters.
+    let groups: BTreeSet<LogGroupRef> =
+        trails.iter().filter_map(|t| t.log_group_arn.as_deref().and_then(LogGroupRef::from_arn)).collect();
+    let own_groups: Vec<&LogGroupRef> = groups.iter().filter(|g| g.account == id.account).collect();
+    let read = join_all(own_groups.iter().map(|g| async move {
+        let (exists, filters) = futures_util::join!(api.log_group(&g.region, &g.name), api.metric_filters(&g.region, &g.name));
+        (*g, exists, filters)
+    }))
+    .await;
+    let mut log_groups = Vec::new();
+    for (g, exists, filters) in read {
+        let (exists, retention_in_days) = match exists {
+            Ok(Some(r)) => (true, r),
+            Ok(None) => (false, None),
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                gaps.push(gap(&g.region, &e, &g.name));
+                // Unknown existence: the filters call below decides what we can say.
+                (true, None)
+            }
+        };
+        let metric_filters = match filters {
+            Ok(f) => f,
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                gaps.push(gap(&g.region, &e, &g.name));
+                vec![]
+            }
+        };
+        log_groups.push(LogGroup { group: g.clone(), exists, retention_in_days, metric_filters });
+    }
+
+    // 3. Alarms and topics live in the log groups' regions (metrics are regional).
+    let chain_regions: BTreeSet<String> = own_groups.iter().map(|g| g.region.clone()).collect();
+    let per_region = join_all(chain_regions.iter().map(|r| async move {
+        let (alarms, topics) = futures_util::join!(api.metric_alarms(r), api.list_topics(r));
+        (r.clone(), alarms, topics)
+    }))
+    .await;
+    let mut alarms = Vec::new();
+    let mut topic_arns = Vec::new();
+    for (region, a, t) in per_region {
+        match a {
+            Ok(list) => alarms.extend(list.into_iter().map(|alarm| RegionalAlarm { region: region.clone(), alarm })),
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => gaps.push(gap(&region, &e, "alarms")),
+        }
+        match t {
+            Ok(list) => topic_arns.extend(list),
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => gaps.push(gap(&region, &e, "topics")),
+        }
+    }
+
+    // 4. Topics that matter: those in actions of alarms on the filters' metrics, and the
+    //    baseline's own topic (by ARN, or by name in each chain region).
+    let metrics: BTreeSet<(String, String, String)> = log_groups
+        .iter()
+        .flat_map(|g| {
+            g.metric_filters.iter().flat_map(move |f| {
+                f.metric_transformations.iter().map(move |t| (g.group.region.clone(), t.metric_name.clone(), t.metric_namespace.clone()))
+            })
+        })
+        .collect();
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    for ra in &alarms {
+        let a = &ra.alarm;
+        let on_chain = metrics.iter().any(|(r, m, n)| r == &ra.region && a.watches(m, n));
+        if on_chain {
+            wanted.extend(a.alarm_actions.iter().filter(|x| x.starts_with("arn:") && x.contains(":sns:")).cloned());
+        }
+    }
+    match &scope.topic {
+        TopicRef::Arn(arn) => {
+            wanted.insert(arn.clone());
+        }
+        TopicRef::Name(name) => {
+            for arn in &topic_arns {
+                if crate::model::topic_arn_parts(arn).is_some_and(|(_, _, _, n)| n == name) {
+                    wanted.insert(arn.clone());
+                }
+            }
+        }
+    }
+    let topic_reads = join_all(wanted.iter().map(|arn| async move {
+        let region = crate::model::topic_arn_parts(arn).map(|p| p.1.to_string()).unwrap_or_default();
+        let (attrs, subs) = futures_util::join!(api.topic_attributes(&region, arn), api.subscriptions(&region, arn));
+        (arn.clone(), region, attrs, subs)
+    }))
+    .await;
+    let mut topics = Vec::new();
+    for (arn, region, attrs, subs) in topic_reads {
+        let name = crate::model::topic_arn_parts(&arn).map(|p| p.3.to_string()).unwrap_or_default();
+        let mut readable = true;
+        let attrs = match attrs {
+            Ok(Some(a)) => a,
+            // The topic named in an alarm action no longer exists: a broken link, not a topic.
+            Ok(None) => continue,
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                gaps.push(gap(&region, &e, &arn));
+                readable = false;
+                BTreeMap::new()
+            }
+        };
+        let subscriptions = match subs {
+            Ok(s) => s,
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                gaps.push(gap(&region, &e, &arn));
+                readable = false;
+                vec![]
+            }
+        };
+        topics.push(Topic {
+            topic_arn: arn,
+            name,
+            region,
+            kms_master_key_id: attrs.get("KmsMasterKeyId").filter(|k| !k.is_empty()).cloned(),
+            subscriptions,
+            readable,
+        });
+    }
+    alarms.sort_by(|a, b| (&a.region, &a.alarm.alarm_name).cmp(&(&b.region, &b.alarm.alarm_name)));
+    topic_arns.sort();
+    gaps.sort_by(|a, b| (&a.region, &a.action, &a.resource).cmp(&(&b.region, &b.action, &b.resource)));
+    Ok(Snapshot {
+        account: id.account,
+        partition: id.partition,
+        caller_arn: id.arn,
+        regions: scope.regions.clone(),
+        trails,
+        log_groups,
+        alarms,
+        topics,
+        topic_arns,
+        gaps,
+    })
+}

@@ -1,0 +1,19 @@
+//! cwfix: hold the CIS AWS Foundations monitoring chain (multi-region trail -> CloudWatch Logs
+//! log group -> metric filter -> metric -> alarm -> SNS topic -> confirmed subscription)
+//! against a declarative baseline.
+//!
+//! Dependencies point one way: `cli -> {apply, rollback, discover} -> {plan, journal, aws} ->
+//! {baseline, pattern, model}`. `plan`, `render`, `pattern` and `baseline` never touch the SDK.
+
+pub mod apply;
+pub mod aws;
+pub mod baseline;
+pub mod cli;
+pub mod discover;
+pub mod events;
+pub mod journal;
+pub mod model;
+pub mod pattern;
+pub mod plan;
+pub mod render;
+pub mod rollback;

@@ -1,0 +1,247 @@
+//! Plain data for the resources of the monitoring chain, as cwfix sees them.
+//! Shared by discovery, the planner, apply, the journal and rollback; imports std and serde only.
+//! Field names follow the AWS API so a `before`/`after` document reads like the API call.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A CloudTrail trail and the facts the CIS chain needs from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trail {
+    pub name: String,
+    pub arn: String,
+    pub home_region: String,
+    pub is_multi_region: bool,
+    pub is_organization_trail: bool,
+    /// `None` when the status call was denied or failed.
+    pub is_logging: Option<bool>,
+    /// Whether management events of ReadWriteType All are logged (basic or advanced selectors);
+    /// `None` when it could not be read.
+    pub management_events_all: Option<bool>,
+    /// `CloudWatchLogsLogGroupArn` as returned (usually with the `:*` suffix).
+    pub log_group_arn: Option<String>,
+}
+
+/// Where a log group lives, parsed from an ARN such as
+/// `arn:aws:logs:us-east-1:123456789012:log-group:NAME:*`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LogGroupRef {
+    pub partition: String,
+    pub account: String,
+    pub region: String,
+    pub name: String,
+}
+
+impl LogGroupRef {
+    pub fn from_arn(arn: &str) -> Option<LogGroupRef> {
+        let mut parts = arn.splitn(7, ':');
+        let (arn_word, partition, service, region, account, kind) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        if arn_word != "arn" || service != "logs" || kind != "log-group" {
+            return None;
+        }
+        let rest = parts.next()?;
+        let name = rest.strip_suffix(":*").unwrap_or(rest);
+        if name.is_empty() || region.is_empty() || account.is_empty() {
+            return None;
+        }
+        Some(LogGroupRef {
+            partition: partition.to_string(),
+            account: account.to_string(),
+            region: region.to_string(),
+            name: name.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for LogGroupRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, account {})", self.name, self.region, self.account)
+    }
+}
+
+/// One `metricTransformations` entry of a metric filter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricTransformation {
+    pub metric_name: String,
+    pub metric_namespace: String,
+    pub metric_value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
+}
+
+/// A metric filter: everything `PutMetricFilter` takes, so it can be restored exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricFilter {
+    pub log_group_name: String,
+    pub filter_name: String,
+    pub filter_pattern: String,
+    pub metric_transformations: Vec<MetricTransformation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_on_transformed_logs: Option<bool>,
+}
+
+/// A metric alarm: everything `PutMetricAlarm` takes for a single-metric alarm, so it can be
+/// restored exactly. `metrics_json` holds a metric-math definition verbatim; cwfix never edits
+/// such alarms, it only reads them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alarm {
+    pub alarm_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_description: Option<String>,
+    pub actions_enabled: bool,
+    #[serde(default)]
+    pub alarm_actions: Vec<String>,
+    #[serde(default)]
+    pub ok_actions: Vec<String>,
+    #[serde(default)]
+    pub insufficient_data_actions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extended_statistic: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_periods: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapoints_to_alarm: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison_operator: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub treat_missing_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluate_low_sample_count_percentile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_metric_id: Option<String>,
+    /// Metric-math alarms: present means cwfix must not rewrite this alarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_json: Option<String>,
+}
+
+impl Alarm {
+    /// The fields that identify the definition for comparison (the ARN is an identity, not
+    /// part of the definition cwfix writes).
+    pub fn definition(&self) -> Alarm {
+        Alarm { alarm_arn: None, ..self.clone() }
+    }
+
+    pub fn watches(&self, metric_name: &str, namespace: &str) -> bool {
+        self.metrics_json.is_none()
+            && self.metric_name.as_deref() == Some(metric_name)
+            && self.namespace.as_deref() == Some(namespace)
+    }
+}
+
+/// An SNS subscription as listed on its topic.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Subscription {
+    pub protocol: String,
+    pub endpoint: String,
+    /// The subscription ARN; `None` while AWS lists it as `PendingConfirmation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_arn: Option<String>,
+    pub pending_confirmation: bool,
+}
+
+/// An SNS topic and the facts the chain needs from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Topic {
+    pub topic_arn: String,
+    pub name: String,
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_master_key_id: Option<String>,
+    pub subscriptions: Vec<Subscription>,
+    /// `false` when attributes or subscriptions could not be read (denied).
+    #[serde(default = "yes")]
+    pub readable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Topic {
+    pub fn confirmed_subscriptions(&self) -> impl Iterator<Item = &Subscription> {
+        self.subscriptions.iter().filter(|s| !s.pending_confirmation)
+    }
+}
+
+/// Parts of an SNS topic ARN: `arn:PARTITION:sns:REGION:ACCOUNT:NAME`.
+pub fn topic_arn_parts(arn: &str) -> Option<(&str, &str, &str, &str)> {
+    let mut p = arn.splitn(6, ':');
+    let (a, partition, svc, region, account, name) =
+        (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
+    (a == "arn" && svc == "sns" && !name.is_empty()).then_some((partition, region, account, name))
+}
+
+/// Log group facts: existence, retention, and every metric filter on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogGroup {
+    pub group: LogGroupRef,
+    pub exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_in_days: Option<i32>,
+    pub metric_filters: Vec<MetricFilter>,
+}
+
+/// Something discovery could not read, and why. Controls that depend on it are `unknown`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gap {
+    pub region: String,
+    /// The IAM action that was denied or failed, e.g. `logs:DescribeMetricFilters`.
+    pub action: String,
+    pub resource: String,
+    pub error: String,
+}
+
+/// Everything discovery found: the input of the pure planner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub account: String,
+    pub partition: String,
+    pub caller_arn: String,
+    pub regions: Vec<String>,
+    /// Trails visible from the scanned regions, deduplicated by ARN, sorted by ARN.
+    pub trails: Vec<Trail>,
+    /// The log groups the trails deliver to, sorted.
+    pub log_groups: Vec<LogGroup>,
+    /// Metric alarms in the log groups' regions, with their region, sorted by (region, name).
+    pub alarms: Vec<RegionalAlarm>,
+    /// Topics in those regions that matter (in alarm actions, or named by the baseline).
+    pub topics: Vec<Topic>,
+    /// All topic ARNs listed in the scanned regions (for name lookup).
+    #[serde(default)]
+    pub topic_arns: Vec<String>,
+    #[serde(default)]
+    pub gaps: Vec<Gap>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegionalAlarm {
+    pub region: String,
+    pub alarm: Alarm,
+}

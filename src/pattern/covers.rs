@@ -1,0 +1,566 @@
+//! Implication between patterns: "every event `required` matches is matched by `existing`"
+//! (spec §12.2), and equivalence as implication both ways.
+//!
+//! Owns `Coverage`, `Equivalence`, `Relation` and the DNF procedure. The procedure is sound but
+//! incomplete: `Covers` is only returned when every disjunct of `required` is implied, atom by
+//! atom, by some disjunct of `existing` (or cannot match at all); `NotCovered` is only returned
+//! with a synthesised witness event that the evaluator confirms (`required` matches it and
+//! `existing` does not); everything else is `Unknown` with a reason. No CloudTrail domain
+//! axioms (§12.3) are used, so an extra `eventSource` guard makes a filter "not covering" even
+//! though real CloudTrail never emits that name from another source.
+
+use serde_json::{Map, Value as Json};
+
+use super::ast::*;
+use super::eval::{cmp_json, Event};
+use super::Pattern;
+
+/// Cap on DNF expansion (§12.2 step 1); beyond it the answer is `Unknown`.
+pub const DNF_CAP: usize = 4096;
+
+/// A conjunction of atoms (one DNF disjunct).
+pub(crate) type Conj = Vec<Cond>;
+
+/// The answer to "does `existing` cover `required`?".
+#[derive(Debug, Clone, PartialEq)]
+pub enum Coverage {
+    /// Proven: every event `required` matches, `existing` matches too.
+    Covers,
+    /// Disproven: `witness` is an event `required` matches and `existing` does not (checked
+    /// with the evaluator before being reported).
+    NotCovered { reason: String, witness: Option<Json> },
+    /// Neither proven nor disproven.
+    Unknown { reason: String },
+}
+
+impl Coverage {
+    /// True only for a proven `Covers`.
+    pub fn is_covered(&self) -> bool {
+        matches!(self, Coverage::Covers)
+    }
+
+    /// `covers`, `not_covered` or `unknown` (the JSON spelling).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Coverage::Covers => "covers",
+            Coverage::NotCovered { .. } => "not_covered",
+            Coverage::Unknown { .. } => "unknown",
+        }
+    }
+
+    /// The reason, if any.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Coverage::Covers => None,
+            Coverage::NotCovered { reason, .. } | Coverage::Unknown { reason } => Some(reason),
+        }
+    }
+
+    /// The witness event, if any.
+    pub fn witness(&self) -> Option<&Json> {
+        match self {
+            Coverage::NotCovered { witness, .. } => witness.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Both directions of coverage between `a` and `b`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Equivalence {
+    pub a_covers_b: Coverage,
+    pub b_covers_a: Coverage,
+}
+
+/// The relation summarised from an `Equivalence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    Equivalent,
+    ACoversB,
+    BCoversA,
+    Neither,
+    Unknown,
+}
+
+impl Relation {
+    /// `equivalent`, `a_covers_b`, `b_covers_a`, `neither`, `unknown`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Relation::Equivalent => "equivalent",
+            Relation::ACoversB => "a_covers_b",
+            Relation::BCoversA => "b_covers_a",
+            Relation::Neither => "neither",
+            Relation::Unknown => "unknown",
+        }
+    }
+}
+
+impl Equivalence {
+    /// Summarise; anything not fully decided is `Unknown`.
+    pub fn relation(&self) -> Relation {
+        use Coverage::*;
+        match (&self.a_covers_b, &self.b_covers_a) {
+            (Covers, Covers) => Relation::Equivalent,
+            (Covers, NotCovered { .. }) => Relation::ACoversB,
+            (NotCovered { .. }, Covers) => Relation::BCoversA,
+            (NotCovered { .. }, NotCovered { .. }) => Relation::Neither,
+            _ => Relation::Unknown,
+        }
+    }
+
+    /// True only when both directions are proven.
+    pub fn is_equivalent(&self) -> bool {
+        self.relation() == Relation::Equivalent
+    }
+}
+
+/// Does `existing` match every event that `required` matches?
+pub fn covers(existing: &Pattern, required: &Pattern) -> Coverage {
+    if existing.body == required.body {
+        return Coverage::Covers;
+    }
+    if let Body::Terms(t) = &existing.body {
+        if t.required.is_empty() && t.excluded.is_empty() && t.optional.is_empty() {
+            return Coverage::Covers; // the empty pattern matches every event
+        }
+    }
+    match (&existing.body, &required.body) {
+        (Body::Json(_), Body::Json(_)) => covers_json(existing, required),
+        (Body::Terms(e), Body::Terms(r)) => covers_terms(existing, required, e, r),
+        (Body::Sd(_), Body::Sd(_)) => Coverage::Unknown {
+            reason: "space-delimited patterns are only compared for identical canonical forms".into(),
+        },
+        _ => Coverage::Unknown {
+            reason: format!(
+                "a {} pattern and a {} pattern are not compared (their events are read differently)",
+                existing.kind().as_str(),
+                required.kind().as_str()
+            ),
+        },
+    }
+}
+
+/// `covers` both ways.
+pub fn equivalent(a: &Pattern, b: &Pattern) -> Equivalence {
+    Equivalence { a_covers_b: covers(a, b), b_covers_a: covers(b, a) }
+}
+
+// ---------------------------------------------------------------------------------------- DNF
+
+/// DNF of a canonical expression, or `None` beyond `cap` disjuncts.
+pub(crate) fn dnf(e: &Expr<Cond>, cap: usize) -> Option<Vec<Conj>> {
+    match e {
+        Expr::Atom(c) => Some(vec![vec![c.clone()]]),
+        Expr::Or(children) => {
+            let mut out = Vec::new();
+            for c in children {
+                out.extend(dnf(c, cap)?);
+                if out.len() > cap {
+                    return None;
+                }
+            }
+            Some(out)
+        }
+        Expr::And(children) => {
+            let mut acc: Vec<Conj> = vec![Vec::new()];
+            for c in children {
+                let d = dnf(c, cap)?;
+                if acc.len().saturating_mul(d.len()) > cap {
+                    return None;
+                }
+                let mut next = Vec::with_capacity(acc.len() * d.len());
+                for a in &acc {
+                    for b in &d {
+                        let mut conj = a.clone();
+                        for atom in b {
+                            if !conj.contains(atom) {
+                                conj.push(atom.clone());
+                            }
+                        }
+                        next.push(conj);
+                    }
+                }
+                acc = next;
+            }
+            Some(acc)
+        }
+    }
+}
+
+fn conj_text(c: &Conj) -> String {
+    c.iter().map(|a| format!("({a})")).collect::<Vec<_>>().join(" && ")
+}
+
+// ---------------------------------------------------------------------------------------- atoms
+
+/// Language inclusion of wildcard strings: every text `p` matches, `q` matches.
+fn str_subset(p: &StrPat, q: &StrPat) -> bool {
+    use StrPat::*;
+    match (p, q) {
+        (_, Any) => true,
+        (Exact(l), q) => q.matches(l),
+        (Prefix(a), Prefix(b)) => a.starts_with(b.as_str()),
+        (Suffix(a), Suffix(b)) => a.ends_with(b.as_str()),
+        (Prefix(a) | Suffix(a) | Contains(a), Contains(b)) => a.contains(b.as_str()),
+        _ => false,
+    }
+}
+
+/// No text matches both `p` and `q` (only the cases that are easy to decide).
+fn str_disjoint(p: &StrPat, q: &StrPat) -> bool {
+    use StrPat::*;
+    match (p, q) {
+        (Exact(l), q) | (q, Exact(l)) => !q.matches(l),
+        (Prefix(a), Prefix(b)) => !a.starts_with(b.as_str()) && !b.starts_with(a.as_str()),
+        (Suffix(a), Suffix(b)) => !a.ends_with(b.as_str()) && !b.ends_with(a.as_str()),
+        _ => false,
+    }
+}
+
+/// `p ⊢ q` for atoms on the same selector (§12.2 step 4). Each rule holds node by node, so it
+/// is also sound for existential (wildcard) selectors.
+fn implies(p: &Cond, q: &Cond) -> bool {
+    if p.sel != q.sel {
+        return false;
+    }
+    if p == q {
+        return true;
+    }
+    use CmpOp::*;
+    match (&p.test, &q.test) {
+        // Anything that needs a scalar node implies `= *` (existence of a scalar); IS NULL and
+        // NOT EXISTS do not.
+        (Test::Cmp(..) | Test::IsTrue | Test::IsFalse, Test::Cmp(Eq, Value::Str(StrPat::Any))) => true,
+        (Test::Cmp(Eq, Value::Str(a)), Test::Cmp(Eq, Value::Str(b))) => str_subset(a, b),
+        // `=` guarantees a present scalar, which `!=` needs.
+        (Test::Cmp(Eq, Value::Str(a)), Test::Cmp(Ne, Value::Str(b))) => str_disjoint(a, b),
+        (Test::Cmp(Ne, Value::Str(a)), Test::Cmp(Ne, Value::Str(b))) => str_subset(b, a),
+        (Test::Cmp(po, Value::Num(a)), Test::Cmp(qo, Value::Num(b))) => {
+            let (a, b) = (a.value, b.value);
+            match (po, qo) {
+                (Gt, Gt) | (Gt, Ge) | (Ge, Ge) => a >= b,
+                (Ge, Gt) => a > b,
+                (Lt, Lt) | (Lt, Le) | (Le, Le) => a <= b,
+                (Le, Lt) => a < b,
+                // `= number` ⊢ relational would assume `=` only holds on numbers ([U] §11.1).
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// A disjunct that can never match (§12.2 step 2). Only selectors without wildcards are
+/// considered: they select at most one node, so two atoms on them talk about the same value.
+fn unsatisfiable(c: &Conj) -> bool {
+    for (i, p) in c.iter().enumerate() {
+        if p.sel.has_wildcard() {
+            continue;
+        }
+        for q in &c[i + 1..] {
+            if q.sel != p.sel {
+                continue;
+            }
+            let clash = |x: &Test, y: &Test| match (x, y) {
+                (Test::NotExists, Test::NotExists) => false,
+                (Test::NotExists, _) => true,
+                (Test::IsNull, Test::IsNull) => false,
+                (Test::IsNull, _) => true,
+                (Test::IsTrue, Test::IsFalse) => true,
+                (Test::Cmp(CmpOp::Eq, Value::Str(a)), Test::Cmp(CmpOp::Eq, Value::Str(b))) => {
+                    str_disjoint(a, b)
+                }
+                (Test::Cmp(CmpOp::Eq, Value::Str(a)), Test::Cmp(CmpOp::Ne, Value::Str(b))) => {
+                    str_subset(a, b)
+                }
+                _ => false,
+            };
+            if clash(&p.test, &q.test) || clash(&q.test, &p.test) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn covered_by(b: &Conj, a: &Conj) -> bool {
+    a.iter().all(|q| b.iter().any(|p| implies(p, q)))
+}
+
+fn covers_json(existing: &Pattern, required: &Pattern) -> Coverage {
+    let (Some(a), Some(b)) = (existing.dnf(), required.dnf()) else {
+        return Coverage::Unknown {
+            reason: format!("the disjunctive normal form exceeds {DNF_CAP} disjuncts"),
+        };
+    };
+    let uncovered: Vec<&Conj> = b
+        .iter()
+        .filter(|bd| !unsatisfiable(bd) && !a.iter().any(|ad| covered_by(bd, ad)))
+        .collect();
+    if uncovered.is_empty() {
+        return Coverage::Covers;
+    }
+    let falsify: Vec<&Selector> = a
+        .iter()
+        .flatten()
+        .filter(|c| matches!(c.test, Test::NotExists) && !c.sel.has_wildcard())
+        .map(|c| &c.sel)
+        .collect();
+    for bd in &uncovered {
+        if let Some(w) = find_witness(bd, &falsify, existing, required) {
+            return Coverage::NotCovered {
+                reason: format!(
+                    "the case `{}` implies no disjunct of the covering pattern",
+                    conj_text(bd)
+                ),
+                witness: Some(w),
+            };
+        }
+    }
+    Coverage::Unknown {
+        reason: format!(
+            "cannot prove that `{}` is covered, and no counterexample event was found",
+            conj_text(uncovered[0])
+        ),
+    }
+}
+
+// ---------------------------------------------------------------------------------------- witnesses
+
+const FILLER: &str = "cwfix-witness";
+
+fn num_json(x: f64) -> Json {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        Json::from(x as i64)
+    } else {
+        serde_json::Number::from_f64(x).map(Json::Number).unwrap_or(Json::Null)
+    }
+}
+
+/// Candidate node values that may satisfy `t`.
+fn candidates(t: &Test, out: &mut Vec<Json>) {
+    use CmpOp::*;
+    match t {
+        Test::IsNull => out.push(Json::Null),
+        Test::IsTrue => out.push(Json::Bool(true)),
+        Test::IsFalse => out.push(Json::Bool(false)),
+        Test::NotExists => {}
+        Test::Cmp(Eq, Value::Str(p)) => match p {
+            StrPat::Exact(s) => out.push(Json::from(s.as_str())),
+            StrPat::Prefix(s) => out.extend([Json::from(s.as_str()), Json::from(format!("{s}Cwfix"))]),
+            StrPat::Suffix(s) => out.extend([Json::from(s.as_str()), Json::from(format!("Cwfix{s}"))]),
+            StrPat::Contains(s) => out.extend([Json::from(s.as_str()), Json::from(format!("Cwfix{s}Cwfix"))]),
+            StrPat::Any => out.push(Json::from(FILLER)),
+        },
+        Test::Cmp(Ne, Value::Str(_) | Value::Re(_)) => {
+            out.extend([Json::from(FILLER), Json::from("cwfix-witness-2")])
+        }
+        Test::Cmp(Eq, Value::Re(r)) => {
+            // Only regexes that are a plain word (possibly anchored) are easy to satisfy.
+            let core = r.src.trim_start_matches('^').trim_end_matches('$');
+            if !core.is_empty() && core.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                out.push(Json::from(core));
+            }
+        }
+        Test::Cmp(op, Value::Num(n)) => {
+            let v = n.value;
+            match op {
+                Eq => out.push(serde_json::from_str(&n.text).unwrap_or_else(|_| num_json(v))),
+                Ne => out.extend([num_json(v + 1.0), num_json(v - 1.0)]),
+                Gt => out.extend([num_json(v + 1.0), num_json(v + 0.5)]),
+                Ge => out.extend([num_json(v), num_json(v + 1.0)]),
+                Lt => out.extend([num_json(v - 1.0), num_json(v - 0.5)]),
+                Le => out.extend([num_json(v), num_json(v - 1.0)]),
+            }
+        }
+        // Relational operators with a string or regex do not parse.
+        Test::Cmp(_, Value::Str(_) | Value::Re(_)) => {}
+    }
+}
+
+fn test_node(t: &Test, n: &Json) -> bool {
+    match t {
+        Test::IsNull => n.is_null(),
+        Test::IsTrue => n == &Json::Bool(true),
+        Test::IsFalse => n == &Json::Bool(false),
+        Test::NotExists => false,
+        Test::Cmp(op, v) => cmp_json(n, *op, v),
+    }
+}
+
+/// Set `value` at the path of `sel` in `doc`, creating objects/arrays; `false` on a conflict.
+fn set_path(doc: &mut Json, segs: &[Seg], value: Json) -> bool {
+    let Some((seg, rest)) = segs.split_first() else {
+        if doc.is_null() {
+            *doc = value;
+            return true;
+        }
+        return false;
+    };
+    let key = match seg {
+        Seg::Name(n) => Some(n.clone()),
+        Seg::AnyField => Some("cwfix".to_string()),
+        Seg::Index(_) | Seg::AnyIndex => None,
+    };
+    match key {
+        Some(k) => {
+            if doc.is_null() {
+                *doc = Json::Object(Map::new());
+            }
+            let Json::Object(m) = doc else { return false };
+            let child = m.entry(k).or_insert(Json::Null);
+            set_path(child, rest, value)
+        }
+        None => {
+            let idx = match seg {
+                Seg::Index(i) if *i < 64 => *i,
+                Seg::Index(_) => return false,
+                _ => 0,
+            };
+            if doc.is_null() {
+                *doc = Json::Array(Vec::new());
+            }
+            let Json::Array(a) = doc else { return false };
+            while a.len() <= idx {
+                a.push(Json::Null);
+            }
+            set_path(&mut a[idx], rest, value)
+        }
+    }
+}
+
+/// Build an event from disjunct `b` (§12.2 step 5) and keep it only if the evaluator agrees
+/// that `required` matches it and `existing` does not. A few variants are tried: each
+/// selector's candidate values in both orders, with and without a value for the selectors the
+/// existing pattern requires to be absent.
+fn find_witness(b: &Conj, falsify: &[&Selector], existing: &Pattern, required: &Pattern) -> Option<Json> {
+    let mut groups: Vec<(&Selector, Vec<&Test>)> = Vec::new();
+    for c in b {
+        match groups.iter_mut().find(|(s, _)| *s == &c.sel) {
+            Some((_, tests)) => tests.push(&c.test),
+            None => groups.push((&c.sel, vec![&c.test])),
+        }
+    }
+    for variant in 0..4 {
+        let mut doc = Json::Object(Map::new());
+        let mut ok = true;
+        for (sel, tests) in &groups {
+            if tests.iter().any(|t| matches!(t, Test::NotExists)) {
+                continue; // leave absent; a clash with other tests is caught by verification
+            }
+            let mut cands = Vec::new();
+            for t in tests {
+                candidates(t, &mut cands);
+            }
+            if variant % 2 == 1 {
+                cands.reverse();
+            }
+            match cands.into_iter().find(|v| tests.iter().all(|t| test_node(t, v))) {
+                Some(v) => {
+                    if !set_path(&mut doc, &sel.segs, v) {
+                        ok = false;
+                        break;
+                    }
+                }
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        if variant >= 2 {
+            for sel in falsify {
+                if !groups.iter().any(|(s, _)| s == sel) {
+                    // Ignore conflicts: the verification below decides.
+                    let _ = set_path(&mut doc, &sel.segs, Json::from(FILLER));
+                }
+            }
+        }
+        if verify(&doc, existing, required) {
+            return Some(doc);
+        }
+    }
+    None
+}
+
+fn verify(doc: &Json, existing: &Pattern, required: &Pattern) -> bool {
+    let ev = Event::from_value(doc.clone());
+    required.matches(&ev) && !existing.matches(&ev)
+}
+
+// ---------------------------------------------------------------------------------------- terms
+
+/// Terms outside the documented contract (unquoted punctuation, [U] §11.10) are only compared
+/// for identity.
+fn in_contract(t: &Term) -> bool {
+    match t {
+        Term::Text { text, quoted } => *quoted || is_plain_term(text),
+        Term::Regex(_) => true,
+    }
+}
+
+/// Every text containing `p` contains `q`.
+fn term_implies(p: &Term, q: &Term) -> bool {
+    if p == q {
+        return true;
+    }
+    match (p, q) {
+        (Term::Text { text: a, .. }, Term::Text { text: b, .. }) => {
+            in_contract(p) && in_contract(q) && a.contains(b.as_str())
+        }
+        _ => false,
+    }
+}
+
+fn covers_terms(existing: &Pattern, required: &Pattern, e: &TermPattern, r: &TermPattern) -> Coverage {
+    // The events of `r` as a union of (must contain, must not contain) sets.
+    let disjuncts: Vec<(Vec<&Term>, Vec<&Term>)> = if !r.required.is_empty() || !r.excluded.is_empty() {
+        vec![(r.required.iter().collect(), r.excluded.iter().collect())]
+    } else if !r.optional.is_empty() {
+        r.optional.iter().map(|t| (vec![t], Vec::new())).collect()
+    } else {
+        vec![(Vec::new(), Vec::new())]
+    };
+    let and_mode = !e.required.is_empty() || !e.excluded.is_empty();
+    for (req, exc) in &disjuncts {
+        let ok = if and_mode {
+            e.required.iter().all(|q| req.iter().any(|p| term_implies(p, q)))
+                // `x` absent is guaranteed when some excluded `y` occurs in every text with `x`.
+                && e.excluded.iter().all(|x| exc.iter().any(|y| term_implies(x, y)))
+        } else {
+            e.optional.iter().any(|q| req.iter().any(|p| term_implies(p, q)))
+        };
+        if ok {
+            continue;
+        }
+        let shown: Vec<String> = req.iter().map(|t| t.to_string()).collect();
+        let texts: Option<Vec<&str>> = req
+            .iter()
+            .map(|t| match t {
+                Term::Text { text, .. } => Some(text.as_str()),
+                Term::Regex(_) => None,
+            })
+            .collect();
+        if let Some(texts) = texts {
+            let mut m = Map::new();
+            m.insert("message".into(), Json::from(texts.join(" ")));
+            let doc = Json::Object(m);
+            if verify(&doc, existing, required) {
+                return Coverage::NotCovered {
+                    reason: format!(
+                        "events containing {} match the required pattern but not the existing one",
+                        if shown.is_empty() { "anything".to_string() } else { shown.join(" and ") }
+                    ),
+                    witness: Some(doc),
+                };
+            }
+        }
+        return Coverage::Unknown {
+            reason: "cannot prove that the term pattern is covered, and no counterexample was found".into(),
+        };
+    }
+    Coverage::Covers
+}

@@ -1,0 +1,345 @@
+//! Evaluation of a canonical pattern against one log event (spec §8).
+//!
+//! Owns `Event`: a log message parsed once, with the text that term and space-delimited
+//! patterns need computed lazily and cached, so one event can be tested against many patterns
+//! cheaply. The AWS rules that surprise people live here: a missing, null, object or array node
+//! makes both `=` and `!=` false; `NOT EXISTS` is the only test true on a missing property;
+//! wildcard selectors are existential; matching is case-sensitive.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use serde_json::Value as Json;
+
+use super::ast::*;
+use super::canon::is_blank_phrase;
+use super::parser::parse_number;
+
+/// One log event, ready to be matched against any number of patterns.
+///
+/// Build it once per event: the JSON document is parsed (or taken) once, the message text used
+/// by term patterns is kept (or serialised compactly on first use), and the space-delimited
+/// field split is computed on first use.
+#[derive(Debug)]
+pub struct Event {
+    doc: Option<Json>,
+    text: OnceLock<String>,
+    fields: OnceLock<Vec<SdField>>,
+}
+
+/// One space-delimited field: its value (delimiters stripped) and where it starts in the text.
+#[derive(Debug)]
+struct SdField {
+    value: String,
+    start: usize,
+}
+
+impl Event {
+    /// An event from a JSON document (e.g. one CloudTrail record). Term patterns see its compact
+    /// serialisation, in the document's key order (serde_json `preserve_order`), which is how
+    /// CloudTrail records arrive in CloudWatch Logs (§1).
+    pub fn from_value(doc: Json) -> Event {
+        Event { doc: Some(doc), text: OnceLock::new(), fields: OnceLock::new() }
+    }
+
+    /// An event from JSON text; term patterns see `text` exactly as given (§14: evaluate terms
+    /// on the original message, never on a re-serialisation).
+    pub fn from_json_str(text: &str) -> Result<Event, serde_json::Error> {
+        let doc: Json = serde_json::from_str(text)?;
+        Ok(Event { doc: Some(doc), text: OnceLock::from(text.to_string()), fields: OnceLock::new() })
+    }
+
+    /// An arbitrary log message. It is parsed as JSON only if it looks like a JSON object or
+    /// array; otherwise JSON patterns never match it (§1).
+    pub fn from_message(text: &str) -> Event {
+        let t = text.trim_start();
+        let doc = if t.starts_with('{') || t.starts_with('[') {
+            serde_json::from_str(text).ok()
+        } else {
+            None
+        };
+        Event { doc, text: OnceLock::from(text.to_string()), fields: OnceLock::new() }
+    }
+
+    /// The parsed JSON document, if the message is JSON.
+    pub fn value(&self) -> Option<&Json> {
+        self.doc.as_ref()
+    }
+
+    /// The message text term patterns are matched against.
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| match &self.doc {
+            Some(d) => serde_json::to_string(d).unwrap_or_default(),
+            None => String::new(),
+        })
+    }
+
+    fn fields(&self) -> &[SdField] {
+        self.fields.get_or_init(|| split_fields(self.text()))
+    }
+}
+
+/// Split a message into space-delimited fields: whitespace separates; text between `"…"` or
+/// `[…]` is one field with the delimiters stripped (§5).
+fn split_fields(text: &str) -> Vec<SdField> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let close = match b[i] {
+            b'"' => Some(b'"'),
+            b'[' => Some(b']'),
+            _ => None,
+        };
+        if let Some(close) = close {
+            if let Some(len) = b[i + 1..].iter().position(|&c| c == close) {
+                out.push(SdField { value: text[i + 1..i + 1 + len].to_string(), start });
+                i += len + 2;
+                continue;
+            }
+        }
+        while i < b.len() && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        out.push(SdField { value: text[start..i].to_string(), start });
+    }
+    out
+}
+
+pub(crate) fn matches_body(body: &Body, ev: &Event) -> bool {
+    match body {
+        Body::Json(e) => match &ev.doc {
+            Some(doc) => eval_json(e, doc),
+            None => false,
+        },
+        Body::Terms(t) => eval_terms(t, ev.text()),
+        Body::Sd(s) => eval_sd(s, ev),
+    }
+}
+
+// ---------------------------------------------------------------------------------------- terms
+
+fn term_occurs(t: &Term, text: &str) -> bool {
+    if is_blank_phrase(t) {
+        return true;
+    }
+    match t {
+        Term::Text { text: needle, .. } => text.contains(needle.as_str()),
+        Term::Regex(r) => r.re.is_match(text),
+    }
+}
+
+fn eval_terms(t: &TermPattern, text: &str) -> bool {
+    if !t.required.is_empty() || !t.excluded.is_empty() {
+        // `?` terms are ignored when any plain or `-` term is present [D S1].
+        t.required.iter().all(|x| term_occurs(x, text)) && !t.excluded.iter().any(|x| term_occurs(x, text))
+    } else if !t.optional.is_empty() {
+        t.optional.iter().any(|x| term_occurs(x, text))
+    } else {
+        true // empty pattern matches everything [D-old]
+    }
+}
+
+// ---------------------------------------------------------------------------------------- JSON
+
+pub(crate) fn eval_json(e: &Expr<Cond>, doc: &Json) -> bool {
+    match e {
+        Expr::And(c) => c.iter().all(|c| eval_json(c, doc)),
+        Expr::Or(c) => c.iter().any(|c| eval_json(c, doc)),
+        Expr::Atom(cond) => eval_cond(cond, doc),
+    }
+}
+
+/// Does any node selected by `segs` from `v` satisfy `f`? Wildcards fan out (existential,
+/// §4.1); a step that does not apply (missing key, index out of range, wrong type) selects
+/// nothing.
+pub(crate) fn any_node(v: &Json, segs: &[Seg], f: &mut dyn FnMut(&Json) -> bool) -> bool {
+    let Some((seg, rest)) = segs.split_first() else {
+        return f(v);
+    };
+    match (seg, v) {
+        (Seg::Name(n), Json::Object(m)) => m.get(n).is_some_and(|c| any_node(c, rest, f)),
+        (Seg::Index(i), Json::Array(a)) => a.get(*i).is_some_and(|c| any_node(c, rest, f)),
+        (Seg::AnyIndex, Json::Array(a)) => a.iter().any(|c| any_node(c, rest, f)),
+        (Seg::AnyField, Json::Object(m)) => m.values().any(|c| any_node(c, rest, f)),
+        _ => false,
+    }
+}
+
+pub(crate) fn eval_cond(c: &Cond, doc: &Json) -> bool {
+    match &c.test {
+        Test::NotExists => !any_node(doc, &c.sel.segs, &mut |_| true),
+        Test::IsNull => any_node(doc, &c.sel.segs, &mut |n| n.is_null()),
+        Test::IsTrue => any_node(doc, &c.sel.segs, &mut |n| n == &Json::Bool(true)),
+        Test::IsFalse => any_node(doc, &c.sel.segs, &mut |n| n == &Json::Bool(false)),
+        Test::Cmp(op, v) => any_node(doc, &c.sel.segs, &mut |n| cmp_json(n, *op, v)),
+    }
+}
+
+/// The text of a scalar node. Null, objects and arrays have none: every comparison on them is
+/// false, `!=` included [D-old S5]. Booleans compare by their text `true`/`false` — [U] §11.3,
+/// floci's reading.
+fn scalar_text(n: &Json) -> Option<Cow<'_, str>> {
+    match n {
+        Json::String(s) => Some(Cow::Borrowed(s)),
+        Json::Number(x) => Some(Cow::Owned(x.to_string())),
+        Json::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        _ => None,
+    }
+}
+
+/// The numeric value of a node for a number literal: JSON numbers, and — [U] §11.1/§11.2 —
+/// strings that read as numbers, by analogy with space-delimited fields, which are always text
+/// yet compare numerically (`status_code = 404` matches `404`, vector `sd-doc-status-or`).
+fn numeric(n: &Json) -> Option<NumView<'_>> {
+    match n {
+        Json::Number(x) => Some(NumView { text: Cow::Owned(x.to_string()), value: x.as_f64()? }),
+        Json::String(s) => Some(NumView { text: Cow::Borrowed(s), value: parse_number(s)? }),
+        _ => None,
+    }
+}
+
+struct NumView<'a> {
+    text: Cow<'a, str>,
+    value: f64,
+}
+
+/// Exact integer comparison when both sides are plain integers (20-digit ids lose precision as
+/// f64); otherwise compare as f64.
+fn num_cmp(field: &NumView<'_>, lit: &Number) -> Option<std::cmp::Ordering> {
+    fn int(s: &str) -> Option<i128> {
+        let t = s.strip_prefix('+').unwrap_or(s);
+        if t.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+            t.parse().ok()
+        } else {
+            None
+        }
+    }
+    if let (Some(a), Some(b)) = (int(&field.text), int(&lit.text)) {
+        return Some(a.cmp(&b));
+    }
+    field.value.partial_cmp(&lit.value)
+}
+
+fn cmp_num(ord: Option<std::cmp::Ordering>, op: CmpOp) -> bool {
+    use std::cmp::Ordering::*;
+    let Some(o) = ord else { return false };
+    match op {
+        CmpOp::Eq => o == Equal,
+        CmpOp::Ne => o != Equal,
+        CmpOp::Lt => o == Less,
+        CmpOp::Gt => o == Greater,
+        CmpOp::Le => o != Greater,
+        CmpOp::Ge => o != Less,
+    }
+}
+
+pub(crate) fn cmp_json(n: &Json, op: CmpOp, v: &Value) -> bool {
+    match v {
+        Value::Num(lit) => match numeric(n) {
+            Some(f) => cmp_num(num_cmp(&f, lit), op),
+            None => false,
+        },
+        Value::Str(p) => match scalar_text(n) {
+            Some(t) => (op == CmpOp::Eq) == p.matches(&t),
+            None => false,
+        },
+        // `!=` with a regex: "not matched by the regex" [I] §3.
+        Value::Re(r) => match scalar_text(n) {
+            Some(t) => (op == CmpOp::Eq) == r.re.is_match(&t),
+            None => false,
+        },
+    }
+}
+
+fn cmp_text(text: &str, op: CmpOp, v: &Value) -> bool {
+    match v {
+        Value::Num(lit) => match parse_number(text) {
+            Some(value) => cmp_num(num_cmp(&NumView { text: Cow::Borrowed(text), value }, lit), op),
+            None => false,
+        },
+        Value::Str(p) => (op == CmpOp::Eq) == p.matches(text),
+        Value::Re(r) => (op == CmpOp::Eq) == r.re.is_match(text),
+    }
+}
+
+// ---------------------------------------------------------------------------------------- space-delimited
+
+fn eval_sd_expr(e: &Expr<SdAtom>, text: &str) -> bool {
+    match e {
+        Expr::And(c) => c.iter().all(|c| eval_sd_expr(c, text)),
+        Expr::Or(c) => c.iter().any(|c| eval_sd_expr(c, text)),
+        Expr::Atom(a) => cmp_text(text, a.op, &a.value),
+    }
+}
+
+fn entry_ok(entry: &SdEntry, value: &str) -> bool {
+    match entry {
+        SdEntry::Field { cond: Some(c), .. } => eval_sd_expr(c, value),
+        _ => true,
+    }
+}
+
+/// Positional matching (§5): without `...` the last entry absorbs the rest of the line; with
+/// `...` the entries before it take the first fields and those after it the last fields. A
+/// message with fewer fields than entries does not match [I].
+fn eval_sd(s: &SdPattern, ev: &Event) -> bool {
+    let text = ev.text();
+    let fields = ev.fields();
+    let entries = &s.entries;
+    match entries.iter().position(|e| matches!(e, SdEntry::Ellipsis)) {
+        Some(pos) => {
+            let before = &entries[..pos];
+            let after = &entries[pos + 1..];
+            if fields.len() < before.len() + after.len() {
+                return false;
+            }
+            let tail = &fields[fields.len() - after.len()..];
+            before.iter().zip(fields).all(|(e, f)| entry_ok(e, &f.value))
+                && after.iter().zip(tail).all(|(e, f)| entry_ok(e, &f.value))
+        }
+        None => {
+            let n = entries.len();
+            if n == 0 || fields.len() < n {
+                return false;
+            }
+            let head_ok = entries[..n - 1].iter().zip(fields).all(|(e, f)| entry_ok(e, &f.value));
+            if !head_ok {
+                return false;
+            }
+            let last_value: Cow<'_, str> = if fields.len() == n {
+                Cow::Borrowed(&fields[n - 1].value)
+            } else {
+                Cow::Borrowed(text[fields[n - 1].start..].trim_end())
+            };
+            entry_ok(&entries[n - 1], &last_value)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_quotes_and_brackets() {
+        let f = split_fields(r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#);
+        let v: Vec<&str> = f.iter().map(|f| f.value.as_str()).collect();
+        assert_eq!(
+            v,
+            ["127.0.0.1", "Prod", "frank", "10/Oct/2000:13:25:15 -0700", "GET /index.html HTTP/1.0", "404", "1534"]
+        );
+    }
+
+    #[test]
+    fn big_integers_compare_exactly() {
+        let lit = Number { text: "12345678901234567891".into(), value: 12345678901234567891.0 };
+        let f = NumView { text: Cow::Borrowed("12345678901234567892"), value: 12345678901234567892.0 };
+        assert_eq!(num_cmp(&f, &lit), Some(std::cmp::Ordering::Greater));
+    }
+}

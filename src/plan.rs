@@ -1,0 +1,906 @@
+//! The planner: a pure function from (baseline, snapshot) to a [`Plan`]. No I/O, no async,
+//! no AWS types. Every comparison of filter patterns goes through `pattern::covers`, never
+//! string equality. The plan is a value: renderers, `apply` and the saved-plan file all read
+//! the same structure, so what apply does is exactly what was shown.
+
+use crate::baseline::{AlarmSettings, Baseline, Control, TopicRef, WantedSubscription};
+use crate::model::{Alarm, Gap, LogGroup, LogGroupRef, MetricFilter, MetricTransformation, Snapshot, Topic, Trail};
+use crate::pattern::{self, Coverage};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// Version of the plan JSON document (`docs/json-format.md`): minor bump for added fields,
+/// major for removed or retyped ones.
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// Tag put on every SNS topic cwfix creates, so rollback and humans can tell.
+pub const CREATED_BY_TAG: (&str, &str) = ("created-by", "cwfix");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Compliant,
+    Changes,
+    Blocked,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    SnsTopic,
+    SnsSubscription,
+    MetricFilter,
+    MetricAlarm,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::SnsTopic => "sns_topic",
+            Kind::SnsSubscription => "sns_subscription",
+            Kind::MetricFilter => "metric_filter",
+            Kind::MetricAlarm => "metric_alarm",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+}
+
+/// What a new topic will look like.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicSpec {
+    pub name: String,
+    pub topic_arn: String,
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A subscription to make.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionSpec {
+    pub topic_arn: String,
+    pub protocol: String,
+    pub endpoint: String,
+}
+
+/// The definition of a resource before or after a change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Resource {
+    MetricFilter(MetricFilter),
+    MetricAlarm(Alarm),
+    SnsTopic(TopicSpec),
+    SnsSubscription(SubscriptionSpec),
+}
+
+/// One attribute that changes, for `~ field = before -> after` lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+/// One planned write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: String,
+    pub kind: Kind,
+    pub action: Action,
+    pub region: String,
+    /// The first control that needs this change (`null` never happens today).
+    pub control: Option<String>,
+    /// Every control that needs it (a topic serves many).
+    pub controls: Vec<String>,
+    pub reason: String,
+    pub before: Option<Resource>,
+    pub after: Resource,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+}
+
+/// The chain a compliant control runs through.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Via {
+    pub trail: String,
+    pub log_group: String,
+    pub region: String,
+    pub metric_filter: String,
+    pub metric_name: String,
+    pub namespace: String,
+    pub alarm: String,
+    pub topic: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlVerdict {
+    pub id: String,
+    pub title: String,
+    pub status: Status,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
+    /// Addresses of the changes this control needs.
+    #[serde(default)]
+    pub changes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineInfo {
+    pub name: String,
+    pub origin: String,
+    pub hash: String,
+    /// `--topic` given with the plan, so `apply PLANFILE` uses the same target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// `--subscribe` values given with the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscribe: Vec<String>,
+}
+
+/// The trail and log group the plan builds on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainRoot {
+    pub trail: String,
+    pub log_group: LogGroupRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub cwfix_version: String,
+    pub account: String,
+    pub partition: String,
+    pub regions: Vec<String>,
+    pub baseline: BaselineInfo,
+    /// Hash of the discovered state the plan was made from (stale-plan check).
+    pub state_fingerprint: String,
+    pub chain: Option<ChainRoot>,
+    pub controls: Vec<ControlVerdict>,
+    pub changes: Vec<Change>,
+    pub summary: Summary,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// Whether every control holds (exit 0 for `plan`).
+    pub fn all_compliant(&self) -> bool {
+        self.changes.is_empty() && self.controls.iter().all(|c| c.status == Status::Compliant)
+    }
+}
+
+/// A stable hash of the snapshot, for refusing stale saved plans.
+pub fn fingerprint(snapshot: &Snapshot) -> String {
+    let json = serde_json::to_string(snapshot).unwrap_or_default();
+    Sha256::digest(json.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+// ---- planning -------------------------------------------------------------------------------
+
+/// Why a trail cannot carry the chain, or `None` if it can.
+fn trail_problems(t: &Trail, account: &str, groups: &[LogGroup]) -> Vec<String> {
+    let mut p = Vec::new();
+    if !t.is_multi_region {
+        p.push("is not multi-region".to_string());
+    }
+    match t.is_logging {
+        Some(false) => p.push("is not logging (run `aws cloudtrail start-logging`)".into()),
+        None => p.push("logging status unknown (cloudtrail:GetTrailStatus failed)".into()),
+        Some(true) => {}
+    }
+    match t.management_events_all {
+        Some(false) => p.push("does not log all (read and write) management events".into()),
+        None => p.push("event selectors unknown (cloudtrail:GetEventSelectors failed)".into()),
+        Some(true) => {}
+    }
+    match t.log_group_arn.as_deref().map(LogGroupRef::from_arn) {
+        None => p.push("does not deliver to CloudWatch Logs".into()),
+        Some(None) => p.push(format!("has an unreadable CloudWatchLogsLogGroupArn `{}`", t.log_group_arn.as_deref().unwrap_or(""))),
+        Some(Some(g)) if g.account != account => p.push(format!(
+            "delivers to log group `{}` in account {} (an organization trail?): run cwfix in that account",
+            g.name, g.account
+        )),
+        Some(Some(g)) => {
+            if let Some(lg) = groups.iter().find(|x| x.group == g) {
+                if !lg.exists {
+                    p.push(format!("delivers to log group `{}` in {}, which does not exist", g.name, g.region));
+                }
+            }
+        }
+    }
+    p
+}
+
+struct Ctx<'a> {
+    baseline: &'a Baseline,
+    snap: &'a Snapshot,
+}
+
+impl Ctx<'_> {
+    fn gap(&self, region: &str, action: &str) -> Option<&Gap> {
+        self.snap.gaps.iter().find(|g| g.region == region && g.action == action)
+    }
+
+    fn topic(&self, arn: &str) -> Option<&Topic> {
+        self.snap.topics.iter().find(|t| t.topic_arn == arn)
+    }
+
+    /// Whether an alarm action reaches a person: an SNS topic with a confirmed subscriber,
+    /// not encrypted with the AWS managed key (CloudWatch cannot publish to such a topic).
+    fn reaches_someone(&self, arn: &str) -> Result<(), String> {
+        let Some(t) = self.topic(arn) else {
+            return Err(format!("topic `{arn}` does not exist or was not readable"));
+        };
+        if !t.readable {
+            return Err(format!("topic `{}` could not be read", t.name));
+        }
+        if t.kms_master_key_id.as_deref().is_some_and(|k| k == "alias/aws/sns" || k.ends_with(":alias/aws/sns")) {
+            return Err(format!(
+                "topic `{}` is encrypted with the AWS managed key alias/aws/sns, which CloudWatch alarms cannot use: nobody is told",
+                t.name
+            ));
+        }
+        if t.confirmed_subscriptions().next().is_none() {
+            return Err(if t.subscriptions.is_empty() {
+                format!("topic `{}` has no subscriptions", t.name)
+            } else {
+                format!("topic `{}` has only subscriptions pending confirmation", t.name)
+            });
+        }
+        Ok(())
+    }
+
+    fn baseline_topic_arn(&self, region: &str) -> String {
+        match &self.baseline.notification.topic {
+            TopicRef::Arn(a) => a.clone(),
+            TopicRef::Name(n) => format!("arn:{}:sns:{}:{}:{}", self.snap.partition, region, self.snap.account, n),
+        }
+    }
+}
+
+/// How an alarm differs from the baseline's settings, field by field.
+fn alarm_setting_diffs(a: &Alarm, s: &AlarmSettings) -> Vec<String> {
+    let mut d = Vec::new();
+    if a.statistic.as_deref() != Some(s.statistic.as_str()) || a.extended_statistic.is_some() {
+        d.push(format!("statistic {} (want {})", a.statistic.as_deref().or(a.extended_statistic.as_deref()).unwrap_or("none"), s.statistic));
+    }
+    if a.period != Some(s.period) {
+        d.push(format!("period {} (want {})", a.period.map(|p| p.to_string()).unwrap_or("none".into()), s.period));
+    }
+    if a.threshold != Some(s.threshold) {
+        d.push(format!("threshold {} (want {})", a.threshold.map(|p| p.to_string()).unwrap_or("none".into()), s.threshold));
+    }
+    if a.comparison_operator.as_deref() != Some(s.comparison_operator.as_str()) {
+        d.push(format!("comparison {} (want {})", a.comparison_operator.as_deref().unwrap_or("none"), s.comparison_operator));
+    }
+    if a.evaluation_periods != Some(s.evaluation_periods) {
+        d.push(format!(
+            "evaluation periods {} (want {})",
+            a.evaluation_periods.map(|p| p.to_string()).unwrap_or("none".into()),
+            s.evaluation_periods
+        ));
+    }
+    if a.datapoints_to_alarm.is_some_and(|n| n > s.evaluation_periods) {
+        d.push(format!("datapoints to alarm {} (more than the evaluation periods)", a.datapoints_to_alarm.unwrap_or(0)));
+    }
+    if !a.actions_enabled {
+        d.push("actions are disabled".into());
+    }
+    d
+}
+
+/// The alarm with the baseline's settings enforced; everything else kept as the user had it.
+fn corrected_alarm(a: &Alarm, s: &AlarmSettings) -> Alarm {
+    let mut n = a.definition();
+    n.statistic = Some(s.statistic.clone());
+    n.extended_statistic = None;
+    n.period = Some(s.period);
+    n.threshold = Some(s.threshold);
+    n.comparison_operator = Some(s.comparison_operator.clone());
+    n.evaluation_periods = Some(s.evaluation_periods);
+    if n.datapoints_to_alarm.is_some_and(|d| d > s.evaluation_periods) {
+        n.datapoints_to_alarm = None;
+    }
+    if n.treat_missing_data.is_none() {
+        n.treat_missing_data = Some(s.treat_missing_data.clone());
+    }
+    n.actions_enabled = true;
+    n
+}
+
+fn field_changes<T: Serialize>(before: &T, after: &T) -> Vec<FieldChange> {
+    let b = serde_json::to_value(before).unwrap_or_default();
+    let a = serde_json::to_value(after).unwrap_or_default();
+    let (Some(b), Some(a)) = (b.as_object(), a.as_object()) else { return vec![] };
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (x, y) = (b.get(k).cloned().unwrap_or(serde_json::Value::Null), a.get(k).cloned().unwrap_or(serde_json::Value::Null));
+            (x != y).then(|| FieldChange { field: k.clone(), before: x, after: y })
+        })
+        .collect()
+}
+
+/// What one control needs, before changes are merged across controls.
+struct Outcome {
+    status: Status,
+    reason: String,
+    via: Option<Via>,
+    changes: Vec<Change>,
+}
+
+fn outcome(status: Status, reason: impl Into<String>) -> Outcome {
+    Outcome { status, reason: reason.into(), via: None, changes: vec![] }
+}
+
+/// Judges one control against one log group: compliant (with the chain), or `None`.
+fn compliant_via(ctx: &Ctx, c: &Control, trail: &Trail, lg: &LogGroup, parsed: &[(usize, Option<pattern::Pattern>)]) -> Option<Via> {
+    let region = &lg.group.region;
+    for (i, p) in parsed {
+        let Some(p) = p else { continue };
+        if !pattern::covers(p, &c.pattern).is_covered() {
+            continue;
+        }
+        let f = &lg.metric_filters[*i];
+        for t in &f.metric_transformations {
+            for ra in ctx.snap.alarms.iter().filter(|ra| &ra.region == region && ra.alarm.watches(&t.metric_name, &t.metric_namespace)) {
+                let a = &ra.alarm;
+                if !a.dimensions.is_empty() || !t.dimensions.is_empty() {
+                    continue;
+                }
+                if !alarm_setting_diffs(a, &ctx.baseline.alarm).is_empty() {
+                    continue;
+                }
+                if let Some(topic) = a.alarm_actions.iter().find(|arn| ctx.reaches_someone(arn).is_ok()) {
+                    return Some(Via {
+                        trail: trail.arn.clone(),
+                        log_group: lg.group.name.clone(),
+                        region: region.clone(),
+                        metric_filter: f.filter_name.clone(),
+                        metric_name: t.metric_name.clone(),
+                        namespace: t.metric_namespace.clone(),
+                        alarm: a.alarm_name.clone(),
+                        topic: topic.clone(),
+                    });
+                }
+            }
+        }
+    }
+    None
+}
+
+fn filter_address(lg: &str, name: &str) -> String {
+    format!("metric_filter.{lg}/{name}")
+}
+
+/// Plans the changes that make `c` hold on log group `lg`.
+fn plan_control(
+    ctx: &Ctx,
+    c: &Control,
+    lg: &LogGroup,
+    parsed: &[(usize, Option<pattern::Pattern>)],
+    claimed: &mut std::collections::BTreeSet<String>,
+) -> Outcome {
+    let region = lg.group.region.clone();
+    let base = &ctx.baseline;
+    if let Some(g) = ctx.gap(&region, "logs:DescribeMetricFilters") {
+        return outcome(Status::Unknown, format!("cannot read the metric filters of `{}`: {}", lg.group.name, g.error));
+    }
+    if let Some(g) = ctx.gap(&region, "cloudwatch:DescribeAlarms") {
+        return outcome(Status::Unknown, format!("cannot read the alarms in {region}: {}", g.error));
+    }
+    let mut changes = Vec::new();
+    let mut reasons = Vec::new();
+
+    // 1. The metric filter: reuse one that covers the baseline, else fix the control's own, else create.
+    let covering: Vec<&MetricFilter> = parsed
+        .iter()
+        .filter(|(_, p)| p.as_ref().is_some_and(|p| pattern::covers(p, &c.pattern).is_covered()))
+        .map(|(i, _)| &lg.metric_filters[*i])
+        .filter(|f| !f.metric_transformations.is_empty())
+        .collect();
+    let alarms_on = |t: &MetricTransformation| -> Vec<&Alarm> {
+        ctx.snap
+            .alarms
+            .iter()
+            .filter(|ra| ra.region == region && ra.alarm.watches(&t.metric_name, &t.metric_namespace) && ra.alarm.dimensions.is_empty())
+            .map(|ra| &ra.alarm)
+            .collect()
+    };
+    let metric: MetricTransformation;
+    if let Some(f) = covering
+        .iter()
+        .find(|f| !alarms_on(&f.metric_transformations[0]).is_empty())
+        .or_else(|| covering.iter().find(|f| f.filter_name == c.filter_name))
+        .or(covering.first())
+    {
+        metric = f.metric_transformations[0].clone();
+    } else {
+        // The control's own filter: by name, by metric, or a weaker version of the baseline
+        // pattern (everything it matches, the baseline matches too: a near miss such as a list
+        // of event names with one missing). A filter cwfix cannot prove weaker is left alone.
+        let unclaimed = |f: &&MetricFilter| !claimed.contains(&f.filter_name);
+        let own = lg
+            .metric_filters
+            .iter()
+            .filter(unclaimed)
+            .find(|f| f.filter_name == c.filter_name)
+            .or_else(|| {
+                lg.metric_filters.iter().filter(unclaimed).find(|f| {
+                    f.metric_transformations.iter().any(|t| t.metric_name == c.metric_name && t.metric_namespace == c.namespace)
+                })
+            })
+            .or_else(|| {
+                let mut weaker: Vec<&MetricFilter> = parsed
+                    .iter()
+                    .filter(|(_, p)| p.as_ref().is_some_and(|p| pattern::covers(&c.pattern, p).is_covered()))
+                    .map(|(i, _)| &lg.metric_filters[*i])
+                    .filter(|f| !claimed.contains(&f.filter_name) && !f.metric_transformations.is_empty())
+                    .collect();
+                weaker.sort_by_key(|f| (alarms_on(&f.metric_transformations[0]).is_empty(), f.filter_name.clone()));
+                weaker.first().copied()
+            });
+        if let Some(f) = own {
+            claimed.insert(f.filter_name.clone());
+        }
+        match own {
+            Some(f) => {
+                // Keep the filter's name and metric (alarms may watch it); fix the pattern only.
+                let why = match pattern::parse(&f.filter_pattern) {
+                    Err(e) => format!("its pattern does not parse ({})", e.to_string().lines().next().unwrap_or("")),
+                    Ok(p) => match pattern::covers(&p, &c.pattern) {
+                        Coverage::NotCovered { reason, .. } => format!("its pattern matches less than the baseline: {reason}"),
+                        Coverage::Unknown { reason } => format!("cwfix cannot prove its pattern matches everything the baseline does: {reason}"),
+                        Coverage::Covers => "it has no metric transformation".into(),
+                    },
+                };
+                let mut after = f.clone();
+                after.filter_pattern = c.pattern.source().trim().to_string();
+                if after.metric_transformations.is_empty() {
+                    after.metric_transformations = vec![new_transformation(c)];
+                }
+                metric = after.metric_transformations[0].clone();
+                reasons.push(format!("metric filter `{}`: {why}", f.filter_name));
+                changes.push(Change {
+                    address: filter_address(&lg.group.name, &f.filter_name),
+                    kind: Kind::MetricFilter,
+                    action: Action::Update,
+                    region: region.clone(),
+                    control: Some(c.id.clone()),
+                    controls: vec![c.id.clone()],
+                    reason: why,
+                    fields: field_changes(f, &after),
+                    before: Some(Resource::MetricFilter(f.clone())),
+                    after: Resource::MetricFilter(after),
+                });
+            }
+            None => {
+                let after = MetricFilter {
+                    log_group_name: lg.group.name.clone(),
+                    filter_name: c.filter_name.clone(),
+                    filter_pattern: c.pattern.source().trim().to_string(),
+                    metric_transformations: vec![new_transformation(c)],
+                    apply_on_transformed_logs: None,
+                };
+                metric = after.metric_transformations[0].clone();
+                let why = if lg.metric_filters.is_empty() {
+                    "the log group has no metric filters".to_string()
+                } else {
+                    format!("none of the {} metric filters on the log group matches everything the baseline pattern matches", lg.metric_filters.len())
+                };
+                reasons.push(why.clone());
+                changes.push(Change {
+                    address: filter_address(&lg.group.name, &c.filter_name),
+                    kind: Kind::MetricFilter,
+                    action: Action::Create,
+                    region: region.clone(),
+                    control: Some(c.id.clone()),
+                    controls: vec![c.id.clone()],
+                    reason: why,
+                    fields: vec![],
+                    before: None,
+                    after: Resource::MetricFilter(after),
+                });
+            }
+        }
+    }
+
+    // 2. The alarm on that metric.
+    let settings = &base.alarm;
+    let on_metric = alarms_on(&metric);
+    let topic_arn = ctx.baseline_topic_arn(&region);
+    let mut uses_baseline_topic = false;
+    let good_alarm = on_metric
+        .iter()
+        .find(|a| alarm_setting_diffs(a, settings).is_empty() && a.alarm_actions.iter().any(|x| ctx.reaches_someone(x).is_ok()));
+    if good_alarm.is_none() {
+        let candidate = on_metric
+            .iter()
+            .filter(|a| a.metrics_json.is_none())
+            .min_by_key(|a| (a.alarm_name != c.alarm_name, alarm_setting_diffs(a, settings).len(), a.alarm_name.clone()))
+            .copied()
+            .or_else(|| {
+                ctx.snap.alarms.iter().find(|ra| ra.region == region && ra.alarm.alarm_name == c.alarm_name).map(|ra| &ra.alarm)
+            });
+        match candidate {
+            Some(a) if a.metrics_json.is_some() => {
+                return outcome(
+                    Status::Blocked,
+                    format!("alarm `{}` has the baseline's name but is a metric-math alarm; cwfix will not rewrite it: rename the control's alarm_name", a.alarm_name),
+                );
+            }
+            Some(a) => {
+                let mut after = corrected_alarm(a, settings);
+                let mut why: Vec<String> = alarm_setting_diffs(a, settings);
+                if !a.watches(&metric.metric_name, &metric.metric_namespace) {
+                    why.push(format!(
+                        "it watches {}/{} instead of {}/{}",
+                        a.namespace.as_deref().unwrap_or("?"),
+                        a.metric_name.as_deref().unwrap_or("?"),
+                        metric.metric_namespace,
+                        metric.metric_name
+                    ));
+                    after.metric_name = Some(metric.metric_name.clone());
+                    after.namespace = Some(metric.metric_namespace.clone());
+                    after.dimensions.clear();
+                }
+                if !a.alarm_actions.iter().any(|x| ctx.reaches_someone(x).is_ok()) {
+                    let broken: Vec<String> = a.alarm_actions.iter().filter_map(|x| ctx.reaches_someone(x).err()).collect();
+                    why.push(if broken.is_empty() {
+                        "it notifies nobody (no SNS action)".to_string()
+                    } else {
+                        format!("its actions reach nobody ({})", broken.join("; "))
+                    });
+                    if !after.alarm_actions.contains(&topic_arn) {
+                        after.alarm_actions.push(topic_arn.clone());
+                    }
+                    uses_baseline_topic = true;
+                }
+                let unchanged = after == a.definition();
+                let reason = format!("alarm `{}`: {}", a.alarm_name, why.join(", "));
+                reasons.push(reason.clone());
+                // Already pointing at the baseline's topic: only its subscribers are missing.
+                if !unchanged { changes.push(Change {
+                    address: format!("metric_alarm.{}", a.alarm_name),
+                    kind: Kind::MetricAlarm,
+                    action: Action::Update,
+                    region: region.clone(),
+                    control: Some(c.id.clone()),
+                    controls: vec![c.id.clone()],
+                    reason,
+                    fields: field_changes(&a.definition(), &after),
+                    before: Some(Resource::MetricAlarm(a.definition())),
+                    after: Resource::MetricAlarm(after),
+                }); }
+            }
+            None => {
+                let after = Alarm {
+                    alarm_name: c.alarm_name.clone(),
+                    alarm_arn: None,
+                    alarm_description: Some(format!("cwfix: CIS {} {} ({})", c.id, c.title, base.name)),
+                    actions_enabled: true,
+                    alarm_actions: vec![topic_arn.clone()],
+                    ok_actions: vec![],
+                    insufficient_data_actions: vec![],
+                    metric_name: Some(metric.metric_name.clone()),
+                    namespace: Some(metric.metric_namespace.clone()),
+                    statistic: Some(settings.statistic.clone()),
+                    extended_statistic: None,
+                    dimensions: BTreeMap::new(),
+                    period: Some(settings.period),
+                    unit: None,
+                    evaluation_periods: Some(settings.evaluation_periods),
+                    datapoints_to_alarm: None,
+                    threshold: Some(settings.threshold),
+                    comparison_operator: Some(settings.comparison_operator.clone()),
+                    treat_missing_data: Some(settings.treat_missing_data.clone()),
+                    evaluate_low_sample_count_percentile: None,
+                    threshold_metric_id: None,
+                    metrics_json: None,
+                };
+                uses_baseline_topic = true;
+                let reason = format!("no alarm watches {}/{}", metric.metric_namespace, metric.metric_name);
+                reasons.push(reason.clone());
+                changes.push(Change {
+                    address: format!("metric_alarm.{}", c.alarm_name),
+                    kind: Kind::MetricAlarm,
+                    action: Action::Create,
+                    region: region.clone(),
+                    control: Some(c.id.clone()),
+                    controls: vec![c.id.clone()],
+                    reason,
+                    fields: vec![],
+                    before: None,
+                    after: Resource::MetricAlarm(after),
+                });
+            }
+        }
+    }
+
+    // 3. The topic and its subscribers, when the alarm relies on the baseline's topic.
+    let mut pending_note = None;
+    if uses_baseline_topic {
+        let wanted = &base.notification.subscriptions;
+        let existing = ctx.topic(&topic_arn);
+        let topic_name = base.notification.topic.name().to_string();
+        if existing.is_none() && ctx.snap.topic_arns.contains(&topic_arn) {
+            return outcome(Status::Unknown, format!("topic `{topic_name}` exists but could not be read"));
+        }
+        if existing.is_none() {
+            if let TopicRef::Arn(arn) = &base.notification.topic {
+                return outcome(Status::Blocked, format!("the baseline's topic `{arn}` does not exist; cwfix creates topics only by name"));
+            }
+        }
+        if let Some(t) = existing {
+            if let Err(e) = ctx.reaches_someone(&t.topic_arn) {
+                if t.kms_master_key_id.as_deref().is_some_and(|k| k.ends_with("alias/aws/sns")) {
+                    return outcome(Status::Blocked, format!("{e}; re-create the topic with a customer managed key that lets cloudwatch.amazonaws.com use it"));
+                }
+            }
+        }
+        let have: Vec<(String, String)> =
+            existing.map(|t| t.subscriptions.iter().map(|s| (s.protocol.clone(), s.endpoint.clone())).collect()).unwrap_or_default();
+        let to_add: Vec<&WantedSubscription> = wanted.iter().filter(|w| !have.contains(&(w.protocol.clone(), w.endpoint.clone()))).collect();
+        let confirmed_now = existing.is_some_and(|t| t.confirmed_subscriptions().next().is_some());
+        let pending_now = existing.is_some_and(|t| t.subscriptions.iter().any(|s| s.pending_confirmation));
+        if !confirmed_now && to_add.is_empty() && !pending_now {
+            return outcome(
+                Status::Blocked,
+                format!(
+                    "the alarm must notify topic `{topic_name}`, which has no subscriber and the baseline names none: give one with `--subscribe email:ADDRESS` or [[notification.subscriptions]] in the baseline"
+                ),
+            );
+        }
+        if !confirmed_now && to_add.is_empty() && pending_now {
+            pending_note = Some(format!("topic `{topic_name}` has only subscriptions pending confirmation: the recipient must confirm"));
+        }
+        if existing.is_none() {
+            let mut attributes = BTreeMap::new();
+            attributes.insert("Policy".to_string(), topic_policy(&topic_arn, &ctx.snap.account, &ctx.snap.partition, &region));
+            if let Some(k) = &base.notification.kms_key {
+                attributes.insert("KmsMasterKeyId".to_string(), k.clone());
+            }
+            let mut tags = BTreeMap::new();
+            tags.insert(CREATED_BY_TAG.0.to_string(), CREATED_BY_TAG.1.to_string());
+            tags.insert("cwfix-baseline".to_string(), base.name.clone());
+            let reason = if base.notification.kms_key.is_some() {
+                format!("topic `{topic_name}` does not exist (encrypted with the baseline's customer managed key)")
+            } else {
+                format!("topic `{topic_name}` does not exist (unencrypted: the baseline names no customer managed KMS key, and the AWS managed key would silence CloudWatch)")
+            };
+            changes.push(Change {
+                address: format!("sns_topic.{topic_name}"),
+                kind: Kind::SnsTopic,
+                action: Action::Create,
+                region: region.clone(),
+                control: Some(c.id.clone()),
+                controls: vec![c.id.clone()],
+                reason,
+                fields: vec![],
+                before: None,
+                after: Resource::SnsTopic(TopicSpec { name: topic_name.clone(), topic_arn: topic_arn.clone(), attributes, tags }),
+            });
+        }
+        for w in to_add {
+            changes.push(Change {
+                address: format!("sns_subscription.{topic_name}/{}:{}", w.protocol, w.endpoint),
+                kind: Kind::SnsSubscription,
+                action: Action::Create,
+                region: region.clone(),
+                control: Some(c.id.clone()),
+                controls: vec![c.id.clone()],
+                reason: format!("topic `{topic_name}` has no confirmed subscriber; the baseline wants {}:{}", w.protocol, w.endpoint),
+                fields: vec![],
+                before: None,
+                after: Resource::SnsSubscription(SubscriptionSpec { topic_arn: topic_arn.clone(), protocol: w.protocol.clone(), endpoint: w.endpoint.clone() }),
+            });
+        }
+    }
+    if changes.is_empty() {
+        // Only a pending confirmation stands between this control and compliance.
+        return Outcome {
+            status: Status::Blocked,
+            reason: pending_note.unwrap_or_else(|| "waiting for a subscriber to confirm".into()),
+            via: None,
+            changes,
+        };
+    }
+    let mut reason = reasons.join("; ");
+    if let Some(n) = pending_note {
+        reason = format!("{reason}; {n}");
+    }
+    Outcome { status: Status::Changes, reason, via: None, changes }
+}
+
+fn new_transformation(c: &Control) -> MetricTransformation {
+    MetricTransformation {
+        metric_name: c.metric_name.clone(),
+        metric_namespace: c.namespace.clone(),
+        metric_value: "1".into(),
+        default_value: None,
+        unit: None,
+        dimensions: BTreeMap::new(),
+    }
+}
+
+/// A topic policy that lets this account manage the topic and lets CloudWatch alarms of this
+/// account (and only those) publish to it.
+pub fn topic_policy(topic_arn: &str, account: &str, partition: &str, region: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OwnerManages",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:{partition}:iam::{account}:root")},
+                "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
+                           "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
+                "Resource": topic_arn
+            },
+            {
+                "Sid": "CloudWatchAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {"aws:SourceArn": format!("arn:{partition}:cloudwatch:{region}:{account}:alarm:*")}
+                }
+            }
+        ]
+    })
+    .to_string()
+}
+
+/// Makes the plan. Pure: the same inputs give the same plan, byte for byte.
+pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
+    let ctx = Ctx { baseline, snap };
+    let mut warnings = Vec::new();
+    // Parse every existing pattern once; unparseable ones are reported and never count.
+    let parsed: BTreeMap<LogGroupRef, Vec<(usize, Option<pattern::Pattern>)>> = snap
+        .log_groups
+        .iter()
+        .map(|lg| {
+            let v = lg
+                .metric_filters
+                .iter()
+                .enumerate()
+                .map(|(i, f)| match pattern::parse(&f.filter_pattern) {
+                    Ok(p) => (i, Some(p)),
+                    Err(e) => {
+                        warnings.push(format!(
+                            "metric filter `{}` on `{}` has a pattern cwfix cannot parse, so it never counts: {}",
+                            f.filter_name,
+                            lg.group.name,
+                            e.to_string().lines().next().unwrap_or("")
+                        ));
+                        (i, None)
+                    }
+                })
+                .collect();
+            (lg.group.clone(), v)
+        })
+        .collect();
+
+    // Trails that can carry the chain, each with its log group.
+    let mut usable: Vec<(&Trail, &LogGroup)> = Vec::new();
+    let mut trail_notes = Vec::new();
+    for t in &snap.trails {
+        let problems = trail_problems(t, &snap.account, &snap.log_groups);
+        if problems.is_empty() {
+            let g = t.log_group_arn.as_deref().and_then(LogGroupRef::from_arn);
+            if let Some(lg) = g.and_then(|g| snap.log_groups.iter().find(|x| x.group == g)) {
+                usable.push((t, lg));
+                continue;
+            }
+        }
+        trail_notes.push(format!("trail `{}` {}", t.name, problems.join(", ")));
+    }
+
+    // The primary log group: where most controls already hold; ties by trail ARN.
+    let compliant_count = |lg: &LogGroup, t: &Trail| {
+        baseline.controls.iter().filter(|c| compliant_via(&ctx, c, t, lg, &parsed[&lg.group]).is_some()).count()
+    };
+    let primary = usable
+        .iter()
+        .map(|(t, lg)| (compliant_count(lg, t), *t, *lg))
+        .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.arn.cmp(&a.1.arn)))
+        .map(|(_, t, lg)| (t, lg));
+
+    let trail_gaps: Vec<&Gap> = snap.gaps.iter().filter(|g| g.action.starts_with("cloudtrail:")).collect();
+    let mut verdicts = Vec::new();
+    let mut all_changes: Vec<Change> = Vec::new();
+    let mut claimed = std::collections::BTreeSet::new();
+    for c in &baseline.controls {
+        let via = usable.iter().find_map(|(t, lg)| compliant_via(&ctx, c, t, lg, &parsed[&lg.group]));
+        let out = if let Some(via) = via {
+            Outcome {
+                status: Status::Compliant,
+                reason: format!("metric filter `{}` -> alarm `{}` -> topic `{}`", via.metric_filter, via.alarm, via.topic.rsplit(':').next().unwrap_or("")),
+                via: Some(via),
+                changes: vec![],
+            }
+        } else if let Some((_, lg)) = primary {
+            plan_control(&ctx, c, lg, &parsed[&lg.group], &mut claimed)
+        } else if !trail_gaps.is_empty() && snap.trails.is_empty() {
+            outcome(Status::Unknown, format!("cannot list trails: {}", trail_gaps[0].error))
+        } else if snap.trails.is_empty() {
+            outcome(
+                Status::Blocked,
+                format!(
+                    "no CloudTrail trail in {}: create a multi-region trail that logs all management events and delivers to a CloudWatch Logs log group (cwfix does not create trails or log groups)",
+                    snap.regions.join(", ")
+                ),
+            )
+        } else {
+            outcome(
+                Status::Blocked,
+                format!(
+                    "no trail can carry the chain: {}; fix one trail (cwfix does not change trails or create log groups)",
+                    trail_notes.join("; ")
+                ),
+            )
+        };
+        let mut addresses = Vec::new();
+        for ch in out.changes {
+            addresses.push(ch.address.clone());
+            if let Some(existing) = all_changes.iter_mut().find(|x| x.address == ch.address) {
+                if existing.after == ch.after {
+                    existing.controls.push(c.id.clone());
+                } else {
+                    warnings.push(format!("{} is wanted differently by controls {} and {}; the first wins", ch.address, existing.controls.join(","), c.id));
+                }
+            } else {
+                all_changes.push(ch);
+            }
+        }
+        verdicts.push(ControlVerdict { id: c.id.clone(), title: c.title.clone(), status: out.status, reason: out.reason, via: out.via, changes: addresses });
+    }
+    // Apply order: topics, subscriptions, filters, alarms; by address within a kind.
+    let order = |c: &Change| baseline.controls.iter().position(|x| Some(&x.id) == c.control.as_ref()).unwrap_or(usize::MAX);
+    all_changes.sort_by(|a, b| (a.kind, order(a), &a.address).cmp(&(b.kind, order(b), &b.address)));
+    let summary = Summary {
+        add: all_changes.iter().filter(|c| c.action == Action::Create).count(),
+        change: all_changes.iter().filter(|c| c.action == Action::Update).count(),
+        destroy: 0,
+    };
+    for g in &snap.gaps {
+        warnings.push(format!("{} on {} in {} failed: {}", g.action, g.resource, g.region, g.error));
+    }
+    Plan {
+        format_version: FORMAT_VERSION.into(),
+        cwfix_version: env!("CARGO_PKG_VERSION").into(),
+        account: snap.account.clone(),
+        partition: snap.partition.clone(),
+        regions: snap.regions.clone(),
+        baseline: BaselineInfo { name: baseline.name.clone(), origin: baseline.origin.clone(), hash: baseline.hash(), topic: None, subscribe: vec![] },
+        state_fingerprint: fingerprint(snap),
+        chain: primary.map(|(t, lg)| ChainRoot { trail: t.arn.clone(), log_group: lg.group.clone() }),
+        controls: verdicts,
+        changes: all_changes,
+        summary,
+        warnings,
+    }
+}

@@ -1,0 +1,9 @@
+//! The single integration-test binary: the real `cwfix` against moto in server mode.
+//! Setup: `bash scripts/setup-moto.sh` (the tests fail, not skip, without it).
+
+mod util;
+
+mod apply;
+mod common;
+mod plan;
+mod testbed;

@@ -1,0 +1,1074 @@
+#!/usr/bin/env python3
+"""moto server for the cwfix test bed, with fixes where moto diverges from AWS.
+
+    python tests/moto/launcher.py --host 127.0.0.1 --port 0 --port-file /tmp/port
+
+Binds first, then writes the bound port to --port-file (atomically), then serves.
+Only loopback addresses are accepted.
+
+Two kinds of fixes live here:
+  * in-process patches of moto's backend/response classes (metric filter upsert,
+    filter/alarm paging, SNS pending confirmation) - because the state lives in
+    moto's own objects, moto's `/moto-api/reset` wipes it like everything else;
+  * a WSGI middleware in front of moto: the CloudWatch Smithy RPC v2 CBOR bridge,
+    CloudWatch Logs query definitions, fault injection, call counting and the
+    test-only `/_cwfix/...` endpoints.
+
+Test-only endpoints (never exist on AWS):
+  POST /_cwfix/confirm-subscriptions   body (optional) {"endpoint": "...", "topic_arn": "..."}
+                                       -> {"confirmed": [subscription arns]}
+  GET  /_cwfix/faults                  -> current fault config
+  POST /_cwfix/faults                  body {"throttle_rate":0.3,"error_5xx_rate":0,"delay_ms":0,
+                                             "seed":1,"services":["logs"],"operations":["PutMetricFilter"]}
+                                       ({} clears; missing keys take defaults)
+  GET  /_cwfix/calls                   -> {"calls": {svc: {op: n}}, "faults": {svc: {op: n}}, "total": n}
+  POST /_cwfix/calls/reset
+  GET  /_cwfix/health                  -> {"status": "ok"}
+  POST /moto-api/reset                 moto's reset; also clears everything of ours (calls, paging
+                                       tokens, query definitions) and restores the startup faults.
+
+Requests carrying the header `X-Cwfix-Internal: 1` (seed.py sets it) bypass fault
+injection and are not counted, so seeding and dumping never disturb a test.
+
+Environment: CWFIX_MOTO_FAULTS='{"throttle_rate":...}' sets the startup fault config.
+"""
+import argparse
+import base64
+import datetime
+import hashlib
+import io
+import json
+import logging
+import os
+import random
+import re
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from typing import Any
+
+import cbor2
+import botocore.session
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+log = logging.getLogger("cwfix-moto")
+
+# Everything of ours that `/moto-api/reset` must invalidate bumps this number;
+# paging tokens embed it, so a token from before a reset is rejected.
+_GENERATION = [0]
+
+
+# ---------------------------------------------------------------------------
+# Opaque, stateless paging tokens (a cursor: the sort key of the last item
+# returned, plus the generation and a digest of the query so a token cannot be
+# replayed against another query).
+# ---------------------------------------------------------------------------
+def _query_digest(query: Any) -> str:
+    return hashlib.sha256(json.dumps(query, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def make_token(kind: str, query: Any, last_key: Any) -> str:
+    raw = json.dumps({"k": kind, "g": _GENERATION[0], "q": _query_digest(query), "c": last_key})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def parse_token(kind: str, query: Any, token: str) -> Any:
+    """Returns the cursor, or raises ValueError for a token we did not issue."""
+    try:
+        pad = "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(token + pad))
+    except Exception:
+        raise ValueError("malformed token")
+    if not isinstance(data, dict) or data.get("k") != kind or data.get("g") != _GENERATION[0] \
+            or data.get("q") != _query_digest(query):
+        raise ValueError("stale or foreign token")
+    return data["c"]
+
+
+def page_after(items: list, key, cursor: Any, limit: int):
+    """items sorted by key; returns (page, next_cursor or None)."""
+    if cursor is not None:
+        c = tuple(cursor) if isinstance(cursor, list) else cursor
+        items = [i for i in items if key(i) > c]
+    page = items[:limit]
+    more = len(items) > limit
+    nxt = key(page[-1]) if more and page else None
+    return page, nxt
+
+
+# ---------------------------------------------------------------------------
+# CloudWatch Logs patches
+# ---------------------------------------------------------------------------
+def patch_logs() -> None:
+    from moto.logs import models as lm
+    from moto.logs import responses as lr
+    from moto.logs.exceptions import InvalidParameterException, ResourceNotFoundException
+
+    Backend = lm.LogsBackend
+
+    # moto: PutMetricFilter appends a new entry every time (4 puts -> 4 filters with the
+    #       same name) and accepts a log group that does not exist.
+    # AWS:  PutMetricFilter creates or *replaces* the filter identified by
+    #       (logGroupName, filterName); a missing log group -> ResourceNotFoundException.
+    #       AWS also reports creationTime (ms since epoch), which moto omits.
+    def put_metric_filter(self, filter_name, filter_pattern, log_group_name, metric_transformations):
+        if log_group_name not in self.groups:
+            raise ResourceNotFoundException("The specified log group does not exist.")
+        flist = self.filters.metric_filters
+        flist[:] = [f for f in flist
+                    if not (f["filterName"] == filter_name and f["logGroupName"] == log_group_name)]
+        flist.append({
+            "filterName": filter_name,
+            "filterPattern": filter_pattern,
+            "logGroupName": log_group_name,
+            "metricTransformations": metric_transformations,
+            "creationTime": int(time.time() * 1000),
+        })
+
+    # moto: DeleteMetricFilter removes from the list while iterating over it (with duplicates
+    #       only every other copy goes) and succeeds for a missing filter or log group.
+    # AWS:  removes the filter; a missing log group or filter -> ResourceNotFoundException.
+    def delete_metric_filter(self, filter_name=None, log_group_name=None):
+        if log_group_name not in self.groups:
+            raise ResourceNotFoundException("The specified log group does not exist.")
+        flist = self.filters.metric_filters
+        keep = [f for f in flist
+                if not (f["filterName"] == filter_name and f["logGroupName"] == log_group_name)]
+        if len(keep) == len(flist):
+            raise ResourceNotFoundException("The specified metric filter does not exist.")
+        flist[:] = keep
+
+    # moto: DeleteLogGroup leaves the group's metric filters behind (they keep showing up in
+    #       DescribeMetricFilters without a log group filter).
+    # AWS:  metric filters belong to the log group and go away with it.
+    orig_delete_log_group = Backend.delete_log_group
+
+    def delete_log_group(self, log_group_name):
+        orig_delete_log_group(self, log_group_name)
+        flist = self.filters.metric_filters
+        flist[:] = [f for f in flist if f["logGroupName"] != log_group_name]
+
+    Backend.put_metric_filter = put_metric_filter
+    Backend.delete_metric_filter = delete_metric_filter
+    Backend.delete_log_group = delete_log_group
+
+    # moto: DescribeMetricFilters returns filters in insertion order, ignores `limit`, never
+    #       pages, and echoes the request's nextToken back (a paginator loops forever).
+    # AWS:  sorted by filter name, `limit` 1..50 (default 50), opaque nextToken only when
+    #       more results exist.
+    orig_describe = lr.LogsResponse.describe_metric_filters
+
+    def describe_metric_filters(self):
+        p = lambda k: self._get_param(k)  # noqa: E731
+        limit = p("limit")
+        token = p("nextToken")
+        if limit is None:
+            limit = 50
+        try:
+            limit = int(limit)
+        except (TypeError, ValueError):
+            raise InvalidParameterException(f"Invalid limit: {limit}")
+        if not 1 <= limit <= 50:
+            raise InvalidParameterException(
+                constraint="Member must have value less than or equal to 50" if limit > 50
+                else "Member must have value greater than or equal to 1",
+                parameter="limit", value=limit)
+        # Let moto's own implementation do validation + filtering (without the token).
+        out = json.loads(orig_describe(self))
+        filters = out.get("metricFilters") or []
+        key = lambda f: (f["filterName"], f["logGroupName"])  # noqa: E731
+        filters.sort(key=key)
+        query = {k: p(k) for k in ("filterNamePrefix", "logGroupName", "metricName", "metricNamespace")}
+        cursor = None
+        if token:
+            try:
+                cursor = parse_token("mf", query, token)
+            except ValueError:
+                raise InvalidParameterException("The specified nextToken is invalid.")
+        page, nxt = page_after(filters, key, cursor, limit)
+        res = {"metricFilters": page}
+        if nxt is not None:
+            res["nextToken"] = make_token("mf", query, list(nxt))
+        return json.dumps(res)
+
+    lr.LogsResponse.describe_metric_filters = describe_metric_filters
+
+
+# ---------------------------------------------------------------------------
+# CloudWatch (alarms) patches
+# ---------------------------------------------------------------------------
+def patch_cloudwatch() -> None:
+    from moto.cloudwatch import responses as cr
+    from moto.cloudwatch.exceptions import CloudWatchException, ValidationError
+    from moto.core.responses import ActionResult
+
+    class InvalidNextToken(CloudWatchException):
+        code = "InvalidNextToken"
+
+    # moto: DescribeAlarms ignores MaxRecords/NextToken (everything in one response), treats
+    #       the filters as mutually exclusive (ActionPrefix > AlarmNamePrefix > AlarmNames >
+    #       StateValue, first one wins), ignores AlarmTypes and returns insertion order.
+    # AWS:  results sorted by alarm name, MaxRecords 1..100 (default 50) with NextToken paging,
+    #       filters combine, and without AlarmTypes only metric alarms are returned.
+    def describe_alarms(self):
+        names = self._get_param("AlarmNames") or []
+        prefix = self._get_param("AlarmNamePrefix")
+        action_prefix = self._get_param("ActionPrefix")
+        state_value = self._get_param("StateValue")
+        types = self._get_param("AlarmTypes") or ["MetricAlarm"]
+        max_records = self._get_param("MaxRecords")
+        token = self._get_param("NextToken")
+        max_records = 50 if max_records in (None, "") else int(max_records)
+        if not 1 <= max_records <= 100:
+            raise ValidationError(
+                f"1 validation error detected: Value '{max_records}' at 'maxRecords' failed to "
+                "satisfy constraint: Member must have value between 1 and 100")
+        alarms = list(self.cloudwatch_backend.alarms.values())
+        if names:
+            alarms = [a for a in alarms if a.name in names]
+        if prefix:
+            alarms = [a for a in alarms if a.name.startswith(prefix)]
+        if action_prefix:
+            alarms = [a for a in alarms if any(x.startswith(action_prefix) for x in (a.alarm_actions or []))]
+        if state_value:
+            alarms = [a for a in alarms if a.state_value == state_value]
+        alarms.sort(key=lambda a: a.name)
+        query = {"n": sorted(names), "p": prefix, "a": action_prefix, "s": state_value, "t": sorted(types)}
+        cursor = None
+        if token:
+            try:
+                cursor = parse_token("alarms", query, token)
+            except ValueError:
+                raise InvalidNextToken("The service returned an invalid next token.")
+        page, nxt = page_after(alarms, lambda a: a.name, cursor, max_records)
+        result = {
+            "MetricAlarms": [a for a in page if a.rule is None] if "MetricAlarm" in types else [],
+            "CompositeAlarms": [a for a in page if a.rule is not None] if "CompositeAlarm" in types else [],
+        }
+        if nxt is not None:
+            result["NextToken"] = make_token("alarms", query, nxt)
+        return ActionResult(result)
+
+    cr.CloudWatchResponse.describe_alarms = describe_alarms
+
+    # moto: DescribeAlarmsForMetric filters only by MetricName + Namespace and ignores
+    #       Statistic, ExtendedStatistic, Period, Unit and Dimensions; insertion order.
+    # AWS:  all given parameters must match; the dimension set must equal the requested one
+    #       (no Dimensions = alarms on the dimensionless metric only).
+    orig_for_metric = cr.CloudWatchResponse.describe_alarms_for_metric
+
+    def describe_alarms_for_metric(self):
+        alarms = list(orig_for_metric(self).result["MetricAlarms"])
+        stat = self._get_param("Statistic")
+        ext = self._get_param("ExtendedStatistic")
+        period = self._get_param("Period")
+        unit = self._get_param("Unit")
+        dims = self._get_param("Dimensions") or []
+        want = sorted((d.get("Name"), d.get("Value")) for d in dims)
+        if stat:
+            alarms = [a for a in alarms if a.statistic == stat]
+        if ext:
+            alarms = [a for a in alarms if a.extended_statistic == ext]
+        if period not in (None, ""):
+            alarms = [a for a in alarms if a.period is not None and int(a.period) == int(period)]
+        if unit:
+            alarms = [a for a in alarms if a.unit == unit]
+        alarms = [a for a in alarms if sorted((d.name, d.value) for d in (a.dimensions or [])) == want]
+        alarms.sort(key=lambda a: a.name)
+        return ActionResult({"MetricAlarms": alarms})
+
+    cr.CloudWatchResponse.describe_alarms_for_metric = describe_alarms_for_metric
+
+
+# ---------------------------------------------------------------------------
+# CloudTrail patches
+# ---------------------------------------------------------------------------
+AWS_DEFAULT_EVENT_SELECTORS = [{"ReadWriteType": "All", "IncludeManagementEvents": True,
+                                "DataResources": [], "ExcludeManagementEventSources": []}]
+
+
+def patch_cloudtrail() -> None:
+    import copy
+    from moto.cloudtrail import models as ctm
+    from moto.cloudtrail import responses as ctr
+
+    Trail, Backend = ctm.Trail, ctm.CloudTrailBackend
+
+    # moto: a new trail has no event selectors at all (GetEventSelectors -> []).
+    # AWS:  a new trail logs all management events: GetEventSelectors returns the default
+    #       basic selector (ReadWriteType All, IncludeManagementEvents true).
+    orig_init = Trail.__init__
+
+    def trail_init(self, *a, **kw):
+        orig_init(self, *a, **kw)
+        self.event_selectors = copy.deepcopy(AWS_DEFAULT_EVENT_SELECTORS)
+        self.advanced_event_selectors = []
+        self._cwfix_custom_selectors = False
+
+    Trail.__init__ = trail_init
+
+    # moto: PutEventSelectors with basic selectors keeps earlier advanced ones, and
+    #       HasCustomEventSelectors stays false forever.
+    # AWS:  basic and advanced selectors replace each other; HasCustomEventSelectors turns
+    #       true once selectors were put.
+    def put_event_selectors(self, event_selectors, advanced_event_selectors):
+        if event_selectors:
+            self.event_selectors = event_selectors
+            self.advanced_event_selectors = []
+        elif advanced_event_selectors:
+            self.event_selectors = []
+            self.advanced_event_selectors = advanced_event_selectors
+        self._cwfix_custom_selectors = True
+
+    Trail.put_event_selectors = put_event_selectors
+    orig_description = Trail.description
+
+    def description(self, include_region=False):
+        d = orig_description(self, include_region=include_region)
+        d["HasCustomEventSelectors"] = bool(getattr(self, "_cwfix_custom_selectors", False))
+        return d
+
+    Trail.description = description
+
+    # moto: GetEventSelectors always returns both keys (one of them empty).
+    # AWS:  returns only the kind of selectors the trail uses.
+    def get_event_selectors(self):
+        params = json.loads(self.body)
+        arn, basic, advanced = self.cloudtrail_backend.get_event_selectors(trail_name=params.get("TrailName"))
+        out = {"TrailARN": arn}
+        if advanced:
+            out["AdvancedEventSelectors"] = advanced
+        else:
+            out["EventSelectors"] = basic
+        return json.dumps(out)
+
+    ctr.CloudTrailResponse.get_event_selectors = get_event_selectors
+
+    # moto: GetTrail omits HomeRegion.
+    # AWS:  GetTrail returns HomeRegion like DescribeTrails does.
+    def resp_get_trail(self):
+        trail = self.cloudtrail_backend.get_trail(self._get_param("Name"))
+        return json.dumps({"Trail": trail.description(include_region=True)})
+
+    ctr.CloudTrailResponse.get_trail = resp_get_trail
+
+    # moto: GetTrail / GetEventSelectors / PutEventSelectors by ARN only work in the trail's
+    #       home region (TrailNotFoundException elsewhere).
+    # AWS:  a multi-region trail is reachable by its ARN from every region.
+    orig_get_trail = Backend.get_trail
+
+    def get_trail(self, name_or_arn):
+        try:
+            return orig_get_trail(self, name_or_arn)
+        except ctm.TrailNotFoundException:
+            if name_or_arn.startswith("arn:") and ":trail/" in name_or_arn:
+                home = name_or_arn.split(":")[3]
+                other = ctm.cloudtrail_backends[self.account_id].get(home)
+                if other is not None and other is not self:
+                    for t in other.trails.values():
+                        if t.arn == name_or_arn and t.is_multi_region:
+                            return t
+            raise
+
+    Backend.get_trail = get_trail
+
+    # moto: StartLogging / StopLogging look the name up in a dict (an ARN -> KeyError -> HTTP
+    #       500); DeleteTrail ignores ARNs and missing trails.
+    # AWS:  all three accept a name or an ARN; a missing trail -> TrailNotFoundException.
+    def _owner(trail):
+        return ctm.cloudtrail_backends[trail.account_id][trail.region_name]
+
+    def start_logging(self, name):
+        orig_get_trail(self, name).start_logging()
+
+    def stop_logging(self, name):
+        orig_get_trail(self, name).stop_logging()
+
+    def delete_trail(self, name):
+        t = orig_get_trail(self, name)
+        _owner(t).trails.pop(t.trail_name, None)
+
+    Backend.start_logging = start_logging
+    Backend.stop_logging = stop_logging
+    Backend.delete_trail = delete_trail
+
+
+# ---------------------------------------------------------------------------
+# SNS patches: subscriptions that need confirmation stay pending
+# ---------------------------------------------------------------------------
+PENDING_PROTOCOLS = {"email", "email-json", "http", "https"}
+
+
+def patch_sns() -> None:
+    from moto.core.responses import ActionResult, EmptyResult  # noqa: F401
+    from moto.sns import models as sm
+    from moto.sns import responses as sr
+
+    Backend, Topic = sm.SNSBackend, sm.Topic
+
+    # moto: every subscription is confirmed at once (real ARN, PendingConfirmation=false).
+    # AWS:  email/email-json/http/https subscriptions stay PendingConfirmation until the
+    #       recipient follows the link; sqs/lambda/application/firehose/sms in the same
+    #       account are confirmed at once.
+    orig_subscribe = Backend.subscribe
+
+    def subscribe(self, topic_arn, endpoint, protocol):
+        existed = self._find_subscription(topic_arn, endpoint, protocol)
+        sub = orig_subscribe(self, topic_arn, endpoint, protocol)
+        if existed is None:
+            pending = protocol in PENDING_PROTOCOLS
+            sub._cwfix_pending = pending
+            sub.confirmed = not pending
+            sub.attributes["PendingConfirmation"] = pending
+            sub.attributes["ConfirmationWasAuthenticated"] = not pending
+        return sub
+
+    Backend.subscribe = subscribe
+
+    # moto: Topic.subscriptions_pending / subscriptions_confimed are counters that stay 0.
+    # AWS:  GetTopicAttributes reports the live number of confirmed and pending subscriptions.
+    def _count(topic, pending: bool) -> int:
+        return sum(1 for s in topic.sns_backend.subscriptions.values()
+                   if s.topic is topic and bool(getattr(s, "_cwfix_pending", False)) == pending)
+
+    Topic.subscriptions_pending = property(lambda self: _count(self, True), lambda self, v: None)
+    Topic.subscriptions_confimed = property(lambda self: _count(self, False), lambda self, v: None)
+
+    # moto: Subscribe always returns the real subscription ARN.
+    # AWS:  for a subscription that still needs confirmation it returns the literal
+    #       "pending confirmation", unless ReturnSubscriptionArn=true (then the real ARN).
+    orig_resp_subscribe = sr.SNSResponse.subscribe
+
+    def resp_subscribe(self):
+        res = orig_resp_subscribe(self)
+        arn = res.result.get("SubscriptionArn") if hasattr(res, "result") else None
+        sub = self.backend.subscriptions.get(arn) if arn else None
+        want_arn = str(self._get_param("ReturnSubscriptionArn") or "").lower() == "true"
+        if sub is not None and getattr(sub, "_cwfix_pending", False) and not want_arn:
+            return ActionResult({"SubscriptionArn": "pending confirmation"})
+        return res
+
+    sr.SNSResponse.subscribe = resp_subscribe
+
+    # moto: ListSubscriptions(ByTopic) show the real ARN for every subscription.
+    # AWS:  a subscription awaiting confirmation is listed with SubscriptionArn
+    #       "PendingConfirmation".
+    def _view(sub):
+        return {
+            "SubscriptionArn": "PendingConfirmation" if getattr(sub, "_cwfix_pending", False) else sub.arn,
+            "Owner": sub.owner,
+            "Protocol": sub.protocol,
+            "Endpoint": sub.endpoint,
+            "TopicArn": sub.topic.arn,
+        }
+
+    def list_subscriptions(self):
+        subs, nt = self.backend.list_subscriptions(next_token=self._get_param("NextToken"))
+        return ActionResult({"Subscriptions": [_view(s) for s in subs], "NextToken": nt})
+
+    def list_subscriptions_by_topic(self):
+        subs, nt = self.backend.list_subscriptions_by_topic(
+            self._get_param("TopicArn"), next_token=self._get_param("NextToken"))
+        return ActionResult({"Subscriptions": [_view(s) for s in subs], "NextToken": nt})
+
+    sr.SNSResponse.list_subscriptions = list_subscriptions
+    sr.SNSResponse.list_subscriptions_by_topic = list_subscriptions_by_topic
+
+
+def confirm_pending(endpoint: str | None = None, topic_arn: str | None = None) -> list:
+    """Simulates the recipient clicking the confirmation link."""
+    from moto.sns.models import sns_backends
+    done = []
+    for account_id, regions in list(sns_backends.items()):
+        for region, backend in list(regions.items()):
+            for sub in list(backend.subscriptions.values()):
+                if not getattr(sub, "_cwfix_pending", False):
+                    continue
+                if endpoint is not None and sub.endpoint != endpoint:
+                    continue
+                if topic_arn is not None and sub.topic.arn != topic_arn:
+                    continue
+                sub._cwfix_pending = False
+                sub.confirmed = True
+                sub.attributes["PendingConfirmation"] = False
+                sub.attributes["ConfirmationWasAuthenticated"] = True
+                done.append(sub.arn)
+    return sorted(done)
+
+
+# ---------------------------------------------------------------------------
+# Request classification (service, operation, protocol, region)
+# ---------------------------------------------------------------------------
+CBOR_PATH_RE = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
+SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+SIGNING_TO_SERVICE = {"monitoring": "cloudwatch"}
+TARGET_PREFIX_TO_SERVICE = {
+    "Logs_20140328": "logs",
+    "GraniteServiceVersion20100801": "cloudwatch",
+    "CloudTrail_20131101": "cloudtrail",
+}
+
+
+class Req:
+    def __init__(self, environ: dict):
+        self.environ = environ
+        self.method = environ.get("REQUEST_METHOD", "GET")
+        self.path = environ.get("PATH_INFO", "")
+        self.body = self._read_body(environ)
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        m = SCOPE_RE.search(auth)
+        self.access_key, self.region, signing = (m.group(1), m.group(2), m.group(3)) if m else ("", "us-east-1", "")
+        self.service = SIGNING_TO_SERVICE.get(signing, signing) or "unknown"
+        self.operation = "Unknown"
+        self.protocol = "rest"  # rest | json | cbor | query
+        self.json_version = "1.1"
+        ctype = environ.get("CONTENT_TYPE", "")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        cm = CBOR_PATH_RE.match(self.path)
+        if cm:
+            self.protocol, self.target, self.operation = "cbor", cm.group(1), cm.group(2)
+            self.service = TARGET_PREFIX_TO_SERVICE.get(self.target, self.service)
+        elif target:
+            self.protocol = "json"
+            prefix, _, self.operation = target.rpartition(".")
+            self.service = TARGET_PREFIX_TO_SERVICE.get(prefix.rsplit(".", 1)[-1], self.service)
+            if "1.0" in ctype:
+                self.json_version = "1.0"
+        elif "x-www-form-urlencoded" in ctype:
+            self.protocol = "query"
+            form = urllib.parse.parse_qs(self.body.decode("utf-8", "replace"))
+            self.operation = (form.get("Action") or ["Unknown"])[0]
+        else:
+            self.operation = self.method
+
+    @staticmethod
+    def _read_body(environ: dict) -> bytes:
+        inp = environ.get("wsgi.input")
+        try:
+            n = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            n = 0
+        if n > 0:
+            body = inp.read(n)
+        elif inp is not None and environ.get("wsgi.input_terminated"):
+            body = inp.read()
+        else:
+            body = b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return body
+
+    @property
+    def internal(self) -> bool:
+        return self.environ.get("HTTP_X_CWFIX_INTERNAL") == "1"
+
+
+def request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def error_response(req: Req, status: int, code: str, message: str, sender: bool = True):
+    """An AWS-shaped error for the request's protocol: (status line, headers, body)."""
+    rid = request_id()
+    status_line = f"{status} {'Bad Request' if status == 400 else 'Internal Server Error' if status == 500 else 'Service Unavailable' if status == 503 else 'Error'}"
+    fault = "Sender" if sender else "Receiver"
+    if req.protocol == "cbor":
+        body = cbor2.dumps({"__type": code, "message": message})
+        headers = [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
+                   ("x-amzn-query-error", f"{code};{fault}"), ("x-amzn-RequestId", rid)]
+    elif req.protocol == "json":
+        body = json.dumps({"__type": code, "message": message}).encode()
+        headers = [("Content-Type", f"application/x-amz-json-{req.json_version}"),
+                   ("x-amzn-ErrorType", code), ("x-amzn-RequestId", rid)]
+        if req.service == "cloudwatch":
+            headers.append(("x-amzn-query-error", f"{code};{fault}"))
+    elif req.protocol == "query":
+        body = (f'<ErrorResponse xmlns="http://{req.service}.amazonaws.com/doc/2010-03-31/">'
+                f"<Error><Type>{fault}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+                f"<RequestId>{rid}</RequestId></ErrorResponse>").encode()
+        headers = [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)]
+    else:  # REST-XML (s3)
+        body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+                f"<Message>{message}</Message><RequestId>{rid}</RequestId></Error>").encode()
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", rid)]
+    headers.append(("Content-Length", str(len(body))))
+    return status_line, headers, body
+
+
+# Throttling / server error codes per service, as the real services return them and as the
+# Rust SDK classifies them (aws-runtime THROTTLING_ERRORS contains "Throttling",
+# "ThrottlingException", "SlowDown"; 500/503 are retried as transient by status).
+def throttle_code(req: Req) -> tuple:
+    if req.service == "s3":
+        return 503, "SlowDown", "Please reduce your request rate."
+    if req.protocol in ("query", "cbor") or req.service == "cloudwatch":
+        # query protocol (sns, sts) and CloudWatch (awsQueryCompatible: the SDK takes the code
+        # from the x-amzn-query-error header) use the query-era code.
+        return 400, "Throttling", "Rate exceeded"
+    return 400, "ThrottlingException", "Rate exceeded"
+
+
+def server_error_code(req: Req) -> tuple:
+    if req.service == "logs":
+        return 500, "ServiceUnavailableException", "The service cannot complete the request."
+    if req.service == "s3":
+        return 500, "InternalError", "We encountered an internal error. Please try again."
+    return 500, "InternalFailure", "The request processing has failed because of an unknown error."
+
+
+# ---------------------------------------------------------------------------
+# Fault injection + call counting
+# ---------------------------------------------------------------------------
+DEFAULT_FAULTS = {"throttle_rate": 0.0, "error_5xx_rate": 0.0, "delay_ms": 0, "seed": None,
+                  "services": [], "operations": []}
+
+
+class Faults:
+    def __init__(self, startup: dict):
+        self.lock = threading.Lock()
+        self.startup = dict(startup)
+        self.set(startup)
+        self.reset_calls()
+
+    def set(self, cfg: dict) -> dict:
+        unknown = set(cfg) - set(DEFAULT_FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault keys: {sorted(unknown)}")
+        c = dict(DEFAULT_FAULTS)
+        c.update(cfg)
+        for k in ("throttle_rate", "error_5xx_rate"):
+            c[k] = float(c[k] or 0)
+            if not 0.0 <= c[k] <= 1.0:
+                raise ValueError(f"{k} must be within [0, 1]")
+        c["delay_ms"] = int(c["delay_ms"] or 0)
+        c["services"] = list(c["services"] or [])
+        c["operations"] = list(c["operations"] or [])
+        with self.lock:
+            self.cfg = c
+            self.rng = random.Random(c["seed"])
+        return c
+
+    def reset_calls(self) -> None:
+        with self.lock:
+            self.calls: dict = {}
+            self.injected: dict = {}
+
+    def restore(self) -> None:
+        self.set(self.startup)
+        self.reset_calls()
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            calls = {s: dict(sorted(o.items())) for s, o in sorted(self.calls.items())}
+            inj = {s: dict(sorted(o.items())) for s, o in sorted(self.injected.items())}
+            total = sum(n for o in self.calls.values() for n in o.values())
+        return {"calls": calls, "faults": inj, "total": total}
+
+    def on_request(self, req: Req):
+        """Counts the call; returns (delay_seconds, fault or None) with fault in {throttle, 5xx}."""
+        with self.lock:
+            svc = self.calls.setdefault(req.service, {})
+            svc[req.operation] = svc.get(req.operation, 0) + 1
+            c = self.cfg
+            applies = (not c["services"] or req.service in c["services"]) and \
+                      (not c["operations"] or req.operation in c["operations"])
+            if not applies:
+                return 0.0, None
+            fault = None
+            r = self.rng.random()
+            if r < c["throttle_rate"]:
+                fault = "throttle"
+            elif r < c["throttle_rate"] + c["error_5xx_rate"]:
+                fault = "5xx"
+            if fault:
+                inj = self.injected.setdefault(req.service, {})
+                inj[req.operation] = inj.get(req.operation, 0) + 1
+            return c["delay_ms"] / 1000.0, fault
+
+
+# ---------------------------------------------------------------------------
+# CloudWatch Logs query definitions (moto 5.2.1 has none of the three operations)
+# ---------------------------------------------------------------------------
+class QueryDefinitions:
+    OPS = {"PutQueryDefinition", "DescribeQueryDefinitions", "DeleteQueryDefinition"}
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.store: dict = {}  # (access key, region) -> {id: definition}
+
+    def reset(self):
+        with self.lock:
+            self.store.clear()
+
+    def handle(self, req: Req) -> tuple:
+        """Returns (status, dict)."""
+        try:
+            body = json.loads(req.body or b"{}")
+        except ValueError:
+            return 400, {"__type": "SerializationException", "message": "invalid JSON"}
+        with self.lock:
+            defs = self.store.setdefault((req.access_key, req.region), {})
+            op = req.operation
+            if op == "PutQueryDefinition":
+                if not body.get("name") or not body.get("queryString"):
+                    return 400, {"__type": "InvalidParameterException",
+                                 "message": "name and queryString are required"}
+                qid = body.get("queryDefinitionId")
+                if qid and qid not in defs:
+                    return 400, {"__type": "ResourceNotFoundException",
+                                 "message": "The specified query definition does not exist."}
+                qid = qid or str(uuid.uuid4())
+                d = {"queryDefinitionId": qid, "name": body["name"], "queryString": body["queryString"],
+                     "lastModified": int(time.time() * 1000),
+                     "queryLanguage": body.get("queryLanguage") or "CWLI"}
+                if body.get("logGroupNames"):
+                    d["logGroupNames"] = list(body["logGroupNames"])
+                defs[qid] = d
+                return 200, {"queryDefinitionId": qid}
+            if op == "DeleteQueryDefinition":
+                qid = body.get("queryDefinitionId")
+                if qid not in defs:
+                    return 400, {"__type": "ResourceNotFoundException",
+                                 "message": "The specified query definition does not exist."}
+                del defs[qid]
+                return 200, {"success": True}
+            # DescribeQueryDefinitions
+            prefix = body.get("queryDefinitionNamePrefix") or ""
+            lang = body.get("queryLanguage")
+            limit = int(body.get("maxResults") or 1000)
+            if not 1 <= limit <= 1000:
+                return 400, {"__type": "InvalidParameterException", "message": "maxResults must be 1..1000"}
+            items = sorted((d for d in defs.values()
+                            if d["name"].startswith(prefix) and (lang is None or d["queryLanguage"] == lang)),
+                           key=lambda d: (d["name"], d["queryDefinitionId"]))
+            query = {"p": prefix, "l": lang}
+            cursor = None
+            if body.get("nextToken"):
+                try:
+                    cursor = parse_token("qd", query, body["nextToken"])
+                except ValueError:
+                    return 400, {"__type": "InvalidParameterException", "message": "Invalid nextToken"}
+            key = lambda d: (d["name"], d["queryDefinitionId"])  # noqa: E731
+            page, nxt = page_after(items, key, cursor, limit)
+            out = {"queryDefinitions": [dict(d) for d in page]}
+            if nxt is not None:
+                out["nextToken"] = make_token("qd", query, list(nxt))
+            return 200, out
+
+
+# ---------------------------------------------------------------------------
+# CloudWatch Smithy RPC v2 CBOR <-> JSON 1.0 bridge
+# ---------------------------------------------------------------------------
+_cw_model = []
+
+
+def cloudwatch_model():
+    if not _cw_model:
+        _cw_model.append(botocore.session.get_session().get_service_model("cloudwatch"))
+    return _cw_model[0]
+
+
+def cbor_to_json(v):
+    if isinstance(v, datetime.datetime):
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=datetime.timezone.utc)
+        return v.timestamp()
+    if isinstance(v, (bytes, bytearray)):
+        return base64.b64encode(v).decode()
+    if isinstance(v, dict):
+        return {k: cbor_to_json(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [cbor_to_json(x) for x in v]
+    if isinstance(v, cbor2.CBORTag):
+        return cbor_to_json(v.value)
+    if v is cbor2.undefined:
+        return None
+    return v
+
+
+def _epoch(v) -> float:
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, datetime.datetime):
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=datetime.timezone.utc)
+        return v.timestamp()
+    s = str(v).strip()
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    s = s.replace("Z", "+00:00")
+    dt = datetime.datetime.fromisoformat(s)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.timezone.utc)
+    return dt.timestamp()
+
+
+def json_to_cbor(v, shape):
+    """Walks botocore's output shape so every value gets the CBOR type the Rust decoder wants."""
+    if v is None:
+        return None
+    if shape is None:
+        return v
+    t = shape.type_name
+    if t == "structure":
+        out = {}
+        for k, x in v.items():
+            m = shape.members.get(k)
+            if m is None or x is None:
+                continue  # the Rust decoder ignores unknown members, but keep the wire clean
+            out[k] = json_to_cbor(x, m)
+        return out
+    if t == "list":
+        return [json_to_cbor(x, shape.member) for x in v]
+    if t == "map":
+        return {k: json_to_cbor(x, shape.value) for k, x in v.items()}
+    if t == "timestamp":
+        return cbor2.CBORTag(1, _epoch(v))  # the Rust decoder requires tag 1 (epoch seconds)
+    if t in ("double", "float"):
+        return float(v)  # the Rust decoder rejects integers where a double is modeled
+    if t in ("integer", "long", "short", "byte"):
+        return int(v)
+    if t == "boolean":
+        return v if isinstance(v, bool) else str(v).lower() == "true"
+    if t == "blob":
+        return base64.b64decode(v) if isinstance(v, str) else bytes(v)
+    return v
+
+
+def run_app(app, environ) -> tuple:
+    captured = {}
+
+    def sr(status, headers, exc_info=None):
+        captured["status"], captured["headers"] = status, list(headers)
+        return lambda data: None
+
+    it = app(environ, sr)
+    try:
+        body = b"".join(it)
+    finally:
+        if hasattr(it, "close"):
+            it.close()
+    return captured["status"], captured["headers"], body
+
+
+# ---------------------------------------------------------------------------
+# The middleware
+# ---------------------------------------------------------------------------
+class CwfixMiddleware:
+    def __init__(self, app, faults: Faults):
+        self.app = app
+        self.faults = faults
+        self.qdefs = QueryDefinitions()
+        # moto's backends are not written for concurrent mutation; serialize calls into moto.
+        self.moto_lock = threading.RLock()
+
+    def __call__(self, environ, start_response):
+        try:
+            status, headers, body = self.dispatch(environ)
+        except Exception as e:  # never let the server die on a bad request
+            log.exception("middleware failure")
+            body = json.dumps({"__type": "InternalFailure", "message": f"cwfix launcher: {e}"}).encode()
+            status, headers = "500 Internal Server Error", [("Content-Type", "application/json"),
+                                                            ("Content-Length", str(len(body)))]
+        start_response(status, headers)
+        return [body]
+
+    def _json(self, status: int, obj) -> tuple:
+        body = json.dumps(obj, sort_keys=True).encode()
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
+        return f"{status} {reason}", [("Content-Type", "application/json"),
+                                      ("Content-Length", str(len(body)))], body
+
+    def dispatch(self, environ) -> tuple:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.startswith("/_cwfix/"):
+            return self.control(method, path, environ)
+        if path.rstrip("/") == "/moto-api/reset" and method == "POST":
+            with self.moto_lock:
+                out = run_app(self.app, environ)
+                self.reset_own_state()
+            return out
+        if path.startswith("/moto-api"):
+            with self.moto_lock:
+                return run_app(self.app, environ)
+
+        req = Req(environ)
+        if not req.internal:
+            delay, fault = self.faults.on_request(req)
+            if delay:
+                time.sleep(delay)
+            if fault == "throttle":
+                st, code, msg = throttle_code(req)
+                return error_response(req, st, code, msg, sender=True)
+            if fault == "5xx":
+                st, code, msg = server_error_code(req)
+                return error_response(req, st, code, msg, sender=False)
+
+        if req.protocol == "json" and req.service == "logs" and req.operation in QueryDefinitions.OPS:
+            st, obj = self.qdefs.handle(req)
+            if st != 200:
+                return error_response(req, st, obj["__type"], obj["message"])
+            body = json.dumps(obj).encode()
+            return "200 OK", [("Content-Type", "application/x-amz-json-1.1"),
+                              ("x-amzn-RequestId", request_id()),
+                              ("Content-Length", str(len(body)))], body
+
+        if req.protocol == "cbor":
+            return self.cbor_bridge(req, environ)
+        with self.moto_lock:
+            return run_app(self.app, environ)
+
+    def reset_own_state(self) -> None:
+        _GENERATION[0] += 1
+        self.faults.restore()
+        self.qdefs.reset()
+
+    def control(self, method: str, path: str, environ) -> tuple:
+        req_body = Req._read_body(environ)
+        try:
+            body = json.loads(req_body) if req_body.strip() else {}
+        except ValueError:
+            return self._json(400, {"error": "body must be JSON"})
+        if not isinstance(body, dict):
+            return self._json(400, {"error": "body must be a JSON object"})
+        if path == "/_cwfix/health":
+            return self._json(200, {"status": "ok"})
+        if path == "/_cwfix/confirm-subscriptions" and method == "POST":
+            with self.moto_lock:
+                done = confirm_pending(body.get("endpoint"), body.get("topic_arn"))
+            return self._json(200, {"confirmed": done})
+        if path == "/_cwfix/faults":
+            if method == "GET":
+                return self._json(200, self.faults.cfg)
+            if method in ("POST", "PUT"):
+                try:
+                    return self._json(200, self.faults.set(body))
+                except (ValueError, TypeError) as e:
+                    return self._json(400, {"error": str(e)})
+            if method == "DELETE":
+                return self._json(200, self.faults.set({}))
+        if path == "/_cwfix/calls" and method == "GET":
+            return self._json(200, self.faults.snapshot())
+        if path == "/_cwfix/calls/reset" and method == "POST":
+            self.faults.reset_calls()
+            return self._json(200, {"status": "ok"})
+        return self._json(404, {"error": f"no such control endpoint: {method} {path}"})
+
+    def cbor_bridge(self, req: Req, environ) -> tuple:
+        # moto: no Smithy RPC v2 CBOR at all; `POST /service/<svc>/operation/<Op>` -> HTML 404.
+        # AWS:  CloudWatch accepts rpc-v2-cbor (what aws-sdk-cloudwatch >= 1.100 sends), JSON 1.0
+        #       and query. We re-issue the call to moto as JSON 1.0 and encode the reply as CBOR.
+        op = req.operation
+        try:
+            decoded = cbor2.loads(req.body) if req.body else {}
+            payload = cbor_to_json(decoded) or {}
+        except Exception as e:
+            return error_response(req, 400, "SerializationException", f"cannot decode CBOR body: {e}")
+        jbody = json.dumps(payload).encode()
+        env = dict(environ)
+        env["PATH_INFO"] = "/"
+        env["CONTENT_TYPE"] = "application/x-amz-json-1.0"
+        env["HTTP_X_AMZ_TARGET"] = f"{req.target}.{op}"
+        env["CONTENT_LENGTH"] = str(len(jbody))
+        env["wsgi.input"] = io.BytesIO(jbody)
+        env.pop("HTTP_SMITHY_PROTOCOL", None)
+        env["HTTP_ACCEPT"] = "application/json"
+        with self.moto_lock:
+            status, headers, out = run_app(self.app, env)
+        code = int(status.split()[0])
+        if 200 <= code < 300:
+            try:
+                data = json.loads(out) if out.strip() else {}
+            except ValueError:
+                return error_response(req, 500, "InternalFailure",
+                                      "moto returned non-JSON: " + out[:300].decode("utf-8", "replace"), False)
+            try:
+                shape = cloudwatch_model().operation_model(op).output_shape
+            except Exception:
+                shape = None
+            cb = cbor2.dumps(json_to_cbor(data, shape) if shape is not None else {})
+            hdrs = [(k, v) for k, v in headers
+                    if k.lower() not in ("content-type", "content-length", "x-amzn-query-error")]
+            hdrs += [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
+                     ("Content-Length", str(len(cb)))]
+            return status, hdrs, cb
+        # Error: moto gives JSON {"__type": "...", "message": "..."} (sometimes XML/HTML).
+        etype, msg = None, ""
+        try:
+            data = json.loads(out)
+            etype = data.get("__type") or data.get("code")
+            msg = data.get("message") or data.get("Message") or ""
+        except ValueError:
+            m = re.search(rb"<Code>([^<]+)</Code>", out)
+            etype = m.group(1).decode() if m else None
+            m = re.search(rb"<Message>([^<]*)</Message>", out)
+            msg = m.group(1).decode() if m else out[:300].decode("utf-8", "replace")
+        qerr = next((v for k, v in headers if k.lower() == "x-amzn-query-error"), None)
+        if qerr and ";" in qerr:
+            etype = qerr.split(";", 1)[0]
+        if not etype:
+            etype = "ResourceNotFound" if code == 404 else ("InternalFailure" if code >= 500 else "UnknownError")
+        etype = etype.split("#")[-1].split(":")[0]
+        if code == 404 and "<html" in out[:200].lower().decode("latin-1"):
+            etype, msg = "UnknownOperationException", f"moto does not implement CloudWatch {op}"
+            code, status = 400, "400 Bad Request"
+        return error_response(req, code, etype, msg, sender=code < 500)
+
+
+# ---------------------------------------------------------------------------
+def build_app(faults: Faults):
+    patch_logs()
+    patch_cloudwatch()
+    patch_sns()
+    patch_cloudtrail()
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    return CwfixMiddleware(moto_app, faults)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    ap.add_argument("--port-file", help="write the bound port here once listening")
+    ap.add_argument("--quiet", action="store_true", help="do not log every request")
+    args = ap.parse_args()
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        ap.error("only loopback hosts are allowed (127.0.0.1, localhost, ::1)")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    startup = {}
+    if os.environ.get("CWFIX_MOTO_FAULTS"):
+        startup = json.loads(os.environ["CWFIX_MOTO_FAULTS"])
+    faults = Faults(startup)
+    app = build_app(faults)
+
+    server = make_server(args.host, args.port, app, threaded=True)  # binds now
+    port = server.server_port
+    if args.port_file:
+        tmp = f"{args.port_file}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(f"{port}\n")
+        os.replace(tmp, args.port_file)
+    log.info("cwfix moto test bed listening on http://%s:%d (pid %d)", args.host, port, os.getpid())
+    sys.stderr.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
