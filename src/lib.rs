@@ -11,6 +11,7 @@ pub mod baseline;
 pub mod cli;
 pub mod discover;
 pub mod events;
+pub mod iam;
 pub mod journal;
 pub mod model;
 pub mod pattern;

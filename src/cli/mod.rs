@@ -96,6 +96,12 @@ pub enum Command {
     Rollback(run_cmds::RollbackArgs),
     /// List the runs in the state directory, or show one.
     Runs(run_cmds::RunsArgs),
+    /// Print the least-privilege IAM policy (JSON) that a cwfix command needs.
+    IamPolicy {
+        /// The command the policy is for.
+        #[arg(long = "for", value_enum, default_value_t = crate::iam::Mode::Plan)]
+        mode: crate::iam::Mode,
+    },
     /// List the shipped baselines, or show one.
     Baselines {
         #[command(subcommand)]
@@ -182,6 +188,11 @@ fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Apply(args) => runtime()?.block_on(run_cmds::apply(args, cli.output, t, out)),
         Command::Rollback(args) => runtime()?.block_on(run_cmds::rollback(args, cli.output, t, out)),
         Command::Runs(args) => run_cmds::runs(args, cli.output, out),
+        Command::IamPolicy { mode } => {
+            serde_json::to_writer_pretty(&mut *out, &crate::iam::policy(*mode))?;
+            writeln!(out)?;
+            Ok(Exit::Success)
+        }
     }
 }
 
@@ -286,7 +297,7 @@ fn hint(err: &anyhow::Error) -> Option<String> {
                     Err(_) => "check the network and the region; a proxy or firewall may block AWS endpoints".into(),
                 },
                 E::Credentials { .. } => "configure credentials: `aws configure`, `aws sso login --profile NAME` with --profile NAME, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into(),
-                E::AccessDenied { action, .. } => format!("grant `{action}` to the caller; docs/iam.md lists the least-privilege policy for each command"),
+                E::AccessDenied { action, .. } => format!("grant `{action}` to the caller; `cwfix iam-policy --for plan|apply` prints the least-privilege policy"),
                 E::Throttled { .. } => "AWS kept throttling; try again later or raise --max-attempts".into(),
                 _ => return None,
             });

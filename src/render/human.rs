@@ -33,9 +33,13 @@ pub fn plan(p: &Plan, out: &mut dyn Write, st: &Style) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "{}", st.bold("Controls:"))?;
     let w = p.controls.iter().map(|c| c.id.len()).max().unwrap_or(0);
-    for c in &p.controls {
+    for (i, c) in p.controls.iter().enumerate() {
         writeln!(out, "  {} {:<w$}  {}", status_mark(c.status, st), c.id, c.title)?;
-        writeln!(out, "          {:<w$}  {}", "", st.dim(&c.reason))?;
+        // Controls blocked for one shared reason (no trail, no subscriber) say it once.
+        let same_as_next = p.controls.get(i + 1).is_some_and(|n| n.status == c.status && n.reason == c.reason);
+        if !same_as_next {
+            writeln!(out, "          {:<w$}  {}", "", st.dim(&c.reason))?;
+        }
     }
     for warn in &p.warnings {
         writeln!(out, "{} {warn}", st.yellow("warning:"))?;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: the moto test bed (installed into a venv by scripts/setup-moto.sh),
+# formatting and lints, then unit tests and the integration tests that run the real cwfix
+# binary against moto in server mode. Fails loudly on the first problem.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+command -v cargo >/dev/null || { echo "test.sh: cargo not found: install Rust (rustup)" >&2; exit 1; }
+bash scripts/setup-moto.sh
+
+if cargo fmt --version >/dev/null 2>&1; then
+    cargo fmt --check
+else
+    echo "test.sh: rustfmt not installed; skipping the format check" >&2
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+    cargo clippy --locked --all-targets -- -D warnings
+else
+    echo "test.sh: clippy not installed; skipping lints" >&2
+fi
+cargo test --locked
