@@ -16,6 +16,13 @@ pub const DEFAULT_BASELINE: &str = "cis-v7.0";
 /// A test checks that every file in `baselines/` is listed here.
 pub const SHIPPED: &[(&str, &str)] = &[
     ("cis-v7.0", include_str!("../baselines/cis-v7.0.toml")),
+    ("cis-v5.0", include_str!("../baselines/cis-v5.0.toml")),
+    ("cis-v2.0", include_str!("../baselines/cis-v2.0.toml")),
+    ("cis-v1.4", include_str!("../baselines/cis-v1.4.toml")),
+    ("cis-v1.2", include_str!("../baselines/cis-v1.2.toml")),
+    ("securityhub", include_str!("../baselines/securityhub.toml")),
+    ("cloudguard-ssm", include_str!("../baselines/cloudguard-ssm.toml")),
+    ("important-metrics", include_str!("../baselines/important-metrics.toml")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -414,6 +421,14 @@ fn validate(r: Resolved, origin: &str) -> Result<Baseline, Error> {
             TopicRef::Name(t.into())
         }
     };
+    if let Some(k) = &r.notification.kms_key {
+        if k.ends_with("alias/aws/sns") {
+            return Err(invalid(
+                None,
+                "notification.kms_key `alias/aws/sns`: CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key; name a customer managed key whose policy allows cloudwatch.amazonaws.com".into(),
+            ));
+        }
+    }
     let mut subscriptions = r.notification.subscriptions.unwrap_or_default();
     for s in &subscriptions {
         const PROTOCOLS: &[&str] = &["email", "email-json", "http", "https", "sqs", "sms", "lambda", "application", "firehose"];

@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Clone)]
 pub struct Scope {
     pub regions: Vec<String>,
+    /// The baseline's customer managed key for new topics, if any.
+    pub kms_key: Option<String>,
     /// The baseline's notification topic, so an existing one is found by name.
     pub topic: TopicRef,
 }
@@ -208,6 +210,29 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
             readable,
         });
     }
+    // 5. KMS keys: of the topics found, and the baseline's key in each chain region.
+    let mut key_refs: BTreeSet<(String, String)> = topics
+        .iter()
+        .filter_map(|t| t.kms_master_key_id.as_ref().map(|k| (t.region.clone(), k.clone())))
+        .filter(|(_, k)| !k.ends_with("alias/aws/sns"))
+        .collect();
+    if let Some(k) = &scope.kms_key {
+        for r in &chain_regions {
+            key_refs.insert((r.clone(), k.clone()));
+        }
+    }
+    let key_reads = join_all(key_refs.iter().map(|(r, k)| async move { (r, k, api.kms_key(r, k).await) })).await;
+    let mut kms_keys = Vec::new();
+    for (r, k, res) in key_reads {
+        match res {
+            Ok(key) => kms_keys.push(key),
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) => {
+                gaps.push(gap(r, &e, k));
+                kms_keys.push(crate::model::KmsKey { reference: k.clone(), region: r.clone(), key_arn: None, aws_managed: false, policy: None });
+            }
+        }
+    }
     alarms.sort_by(|a, b| (&a.region, &a.alarm.alarm_name).cmp(&(&b.region, &b.alarm.alarm_name)));
     topic_arns.sort();
     gaps.sort_by(|a, b| (&a.region, &a.action, &a.resource).cmp(&(&b.region, &b.action, &b.resource)));
@@ -221,6 +246,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
         alarms,
         topics,
         topic_arns,
+        kms_keys,
         gaps,
     })
 }

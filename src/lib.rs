@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod aws;
+pub mod backtest;
 pub mod baseline;
 pub mod cli;
 pub mod discover;
@@ -18,3 +19,6 @@ pub mod pattern;
 pub mod plan;
 pub mod render;
 pub mod rollback;
+pub mod scanner;
+#[cfg(test)]
+mod shipped_tests;

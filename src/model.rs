@@ -198,6 +198,70 @@ pub fn topic_arn_parts(arn: &str) -> Option<(&str, &str, &str, &str)> {
     (a == "arn" && svc == "sns" && !name.is_empty()).then_some((partition, region, account, name))
 }
 
+/// A KMS key as far as the chain cares: who manages it and whether CloudWatch may use it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KmsKey {
+    /// The id as referenced (alias, key id or ARN).
+    pub reference: String,
+    pub region: String,
+    /// `None` when the key does not exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_arn: Option<String>,
+    pub aws_managed: bool,
+    /// The key policy document; `None` if it could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+}
+
+/// What a key policy lacks for CloudWatch alarms to publish to a topic encrypted with it:
+/// `cloudwatch.amazonaws.com` needs `kms:Decrypt` and `kms:GenerateDataKey*`. Empty = fine.
+pub fn kms_missing_for_cloudwatch(policy: &str) -> Vec<&'static str> {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return vec!["a readable key policy"];
+    };
+    let as_list = |v: Option<&serde_json::Value>| -> Vec<String> {
+        match v {
+            Some(serde_json::Value::String(s)) => vec![s.clone()],
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            _ => vec![],
+        }
+    };
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(o @ serde_json::Value::Object(_)) => vec![o.clone()],
+        _ => vec![],
+    };
+    let mut granted: Vec<String> = Vec::new();
+    for st in &statements {
+        if st.get("Effect").and_then(|e| e.as_str()) != Some("Allow") {
+            continue;
+        }
+        let principal = st.get("Principal");
+        let for_cloudwatch = match principal {
+            Some(serde_json::Value::String(s)) => s == "*",
+            Some(p) => as_list(p.get("Service")).iter().any(|s| s == "cloudwatch.amazonaws.com") || as_list(p.get("AWS")).iter().any(|s| s == "*"),
+            None => false,
+        };
+        if for_cloudwatch {
+            granted.extend(as_list(st.get("Action")));
+        }
+    }
+    let allows = |need: &str| {
+        granted.iter().any(|a| {
+            let a = a.to_ascii_lowercase();
+            a == "*" || a == "kms:*" || a == need.to_ascii_lowercase() || (a.ends_with('*') && need.to_ascii_lowercase().starts_with(&a[..a.len() - 1]))
+        })
+    };
+    let mut missing = vec![];
+    if !allows("kms:Decrypt") {
+        missing.push("kms:Decrypt");
+    }
+    if !allows("kms:GenerateDataKey") {
+        missing.push("kms:GenerateDataKey*");
+    }
+    missing
+}
+
 /// Log group facts: existence, retention, and every metric filter on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogGroup {
@@ -236,6 +300,9 @@ pub struct Snapshot {
     /// All topic ARNs listed in the scanned regions (for name lookup).
     #[serde(default)]
     pub topic_arns: Vec<String>,
+    /// KMS keys of the topics that matter and of the baseline.
+    #[serde(default)]
+    pub kms_keys: Vec<KmsKey>,
     #[serde(default)]
     pub gaps: Vec<Gap>,
 }
@@ -244,4 +311,26 @@ pub struct Snapshot {
 pub struct RegionalAlarm {
     pub region: String,
     pub alarm: Alarm,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_group_arns() {
+        let g = LogGroupRef::from_arn("arn:aws:logs:eu-west-1:123456789012:log-group:a/b:c:*").unwrap();
+        assert_eq!((g.region.as_str(), g.account.as_str(), g.name.as_str()), ("eu-west-1", "123456789012", "a/b:c"));
+        assert!(LogGroupRef::from_arn("arn:aws:s3:::bucket").is_none());
+    }
+
+    #[test]
+    fn key_policies_for_cloudwatch() {
+        let ok = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"cloudwatch.amazonaws.com"},"Action":["kms:Decrypt","kms:GenerateDataKey*"],"Resource":"*"}]}"#;
+        assert!(kms_missing_for_cloudwatch(ok).is_empty());
+        let partial = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":["cloudwatch.amazonaws.com"]},"Action":"kms:Decrypt","Resource":"*"}]}"#;
+        assert_eq!(kms_missing_for_cloudwatch(partial), vec!["kms:GenerateDataKey*"]);
+        let owner_only = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"}]}"#;
+        assert_eq!(kms_missing_for_cloudwatch(owner_only).len(), 2);
+    }
 }

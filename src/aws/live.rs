@@ -6,7 +6,7 @@
 //! would otherwise hang forever.
 
 use super::{CloudApi, Error, Identity, ManagementEvents, NewTopic, Result, TrailInfo};
-use crate::model::{Alarm, MetricFilter, MetricTransformation, Subscription};
+use crate::model::{Alarm, KmsKey, MetricFilter, MetricTransformation, Subscription};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -66,6 +66,7 @@ struct Clients {
     logs: aws_sdk_cloudwatchlogs::Client,
     cw: aws_sdk_cloudwatch::Client,
     sns: aws_sdk_sns::Client,
+    kms: aws_sdk_kms::Client,
 }
 
 /// The real AWS, one client set per region, built on first use and reused.
@@ -101,7 +102,8 @@ impl Live {
                     cw: aws_sdk_cloudwatch::Client::from_conf(
                         aws_sdk_cloudwatch::config::Builder::from(&self.conf).region(r.clone()).build(),
                     ),
-                    sns: aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&self.conf).region(r).build()),
+                    sns: aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&self.conf).region(r.clone()).build()),
+                    kms: aws_sdk_kms::Client::from_conf(aws_sdk_kms::config::Builder::from(&self.conf).region(r).build()),
                 }
             })
             .clone()
@@ -410,6 +412,33 @@ impl CloudApi for Live {
         }
         out.sort();
         Ok(out)
+    }
+
+    async fn kms_key(&self, region: &str, key: &str) -> Result<KmsKey> {
+        const A: &str = "kms:DescribeKey";
+        const B: &str = "kms:GetKeyPolicy";
+        self.count(A);
+        let kms = self.clients(region).kms;
+        let meta = match kms.describe_key().key_id(key).send().await.map_err(|e| classify(A, e)) {
+            Ok(out) => out.key_metadata().cloned(),
+            Err(Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let Some(meta) = meta else {
+            return Ok(KmsKey { reference: key.to_string(), region: region.to_string(), key_arn: None, aws_managed: false, policy: None });
+        };
+        let aws_managed = meta.key_manager().is_some_and(|m| m.as_str() == "AWS");
+        self.count(B);
+        let policy = kms
+            .get_key_policy()
+            .key_id(meta.key_id())
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(|e| classify(B, e))?
+            .policy()
+            .map(str::to_string);
+        Ok(KmsKey { reference: key.to_string(), region: region.to_string(), key_arn: meta.arn().map(str::to_string), aws_managed, policy })
     }
 
     async fn create_topic(&self, region: &str, topic: &NewTopic) -> Result<String> {

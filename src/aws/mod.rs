@@ -5,7 +5,7 @@
 
 pub mod live;
 
-use crate::model::{Alarm, MetricFilter, Subscription};
+use crate::model::{Alarm, KmsKey, MetricFilter, Subscription};
 use std::collections::BTreeMap;
 
 /// What went wrong on one AWS call, classified for the callers that branch on it.
@@ -98,6 +98,8 @@ pub trait CloudApi {
     /// Topic attributes (`KmsMasterKeyId`, `Policy`, ...); `Ok(None)` when the topic is gone.
     async fn topic_attributes(&self, region: &str, topic_arn: &str) -> Result<Option<BTreeMap<String, String>>>;
     async fn subscriptions(&self, region: &str, topic_arn: &str) -> Result<Vec<Subscription>>;
+    /// DescribeKey + GetKeyPolicy; a missing key comes back with `key_arn: None`.
+    async fn kms_key(&self, region: &str, key: &str) -> Result<KmsKey>;
 
     async fn create_topic(&self, region: &str, topic: &NewTopic) -> Result<String>;
     async fn delete_topic(&self, region: &str, topic_arn: &str) -> Result<()>;

@@ -124,6 +124,8 @@ pub struct Term {
     pub stderr_is_tty: bool,
     pub stdin_is_tty: bool,
     pub quiet: bool,
+    pub verbose: u8,
+    pub json: bool,
 }
 
 fn term(cli: &Cli) -> Term {
@@ -139,6 +141,8 @@ fn term(cli: &Cli) -> Term {
         stderr_is_tty: std::io::stderr().is_terminal(),
         stdin_is_tty: std::io::stdin().is_terminal(),
         quiet: cli.quiet,
+        verbose: cli.verbose,
+        json: cli.output == OutputFormat::Json,
     }
 }
 

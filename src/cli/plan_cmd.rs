@@ -26,6 +26,23 @@ pub(crate) fn load_baseline(args: &BaselineArgs) -> anyhow::Result<baseline::Bas
     Ok(b)
 }
 
+/// With -v, the number of AWS calls per service (each page counts), on stderr.
+pub(crate) fn report_calls(api: &Live, t: &Term, what: &str) {
+    if t.verbose == 0 {
+        return;
+    }
+    let mut per_service: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for (action, n) in api.call_counts() {
+        *per_service.entry(action.split(':').next().unwrap_or("?").to_string()).or_default() += n;
+    }
+    let total: u64 = per_service.values().sum();
+    let list: Vec<String> = per_service.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    eprintln!("AWS calls after {what}: {total} ({})", list.join(", "));
+    for (action, n) in api.call_counts() {
+        tracing::debug!("{action}: {n}");
+    }
+}
+
 /// Connects, discovers and plans: shared by plan, apply and rollback checks.
 pub(crate) async fn discover_and_plan(
     aws_args: &AwsArgs,
@@ -50,12 +67,20 @@ pub(crate) async fn discover_and_plan(
         r
     };
     let api = Live::new(&conf);
-    let scope = discover::Scope { regions, topic: b.notification.topic.clone() };
-    if !t.quiet && t.stderr_is_tty {
-        eprintln!("Discovering the monitoring chain in {} ...", scope.regions.join(", "));
+    let scope = discover::Scope { regions, kms_key: b.notification.kms_key.clone(), topic: b.notification.topic.clone() };
+    // A spinner only on a terminal, and not under -q, -v or JSON output (uv's rule).
+    let spinner = (t.stderr_is_tty && !t.quiet && t.verbose == 0 && !t.json).then(|| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_message(format!("discovering the monitoring chain in {}", scope.regions.join(", ")));
+        pb.enable_steady_tick(std::time::Duration::from_millis(120));
+        pb
+    });
+    let snapshot = discover::discover(&api, &scope).await;
+    if let Some(pb) = spinner {
+        pb.finish_and_clear();
     }
-    let snapshot = discover::discover(&api, &scope).await.context("cannot discover the monitoring chain")?;
-    tracing::debug!(calls = ?api.call_counts(), "discovery finished");
+    let snapshot = snapshot.context("cannot discover the monitoring chain")?;
+    report_calls(&api, t, "discovery");
     Ok((api, plan::plan(b, &snapshot)))
 }
 
@@ -75,9 +100,6 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
             eprintln!("Saved the plan to {}; apply it with: cwfix apply {}", path.display(), path.display());
         }
     }
-    if !t.quiet {
-        let calls: u64 = api.call_counts().values().sum();
-        tracing::info!(calls, "AWS calls made");
-    }
+    let _ = &api;
     Ok(if p.all_compliant() { Exit::Success } else { Exit::Changes })
 }

@@ -130,6 +130,7 @@ async fn run_steps(
         }
     };
     let report = apply::execute(api, steps, &mut journal, &mut observe).await?;
+    super::plan_cmd::report_calls(api, t, if kind == RunKind::Rollback { "rollback" } else { "apply" });
     if let Some(e) = io_err {
         // The AWS work is done and journaled; a closed stdout must not hide that.
         tracing::warn!("could not print progress: {e}");
@@ -190,8 +191,7 @@ pub async fn apply(args: &ApplyArgs, format: OutputFormat, t: &Term, out: &mut d
             aws.regions = s.regions.clone();
         }
     }
-    let mut b = load_baseline(&bargs)?;
-    let _ = &mut b;
+    let b = load_baseline(&bargs)?;
     let (api, mut fresh) = discover_and_plan(&aws, &b, t).await?;
     fresh.baseline.topic = bargs.topic.clone();
     fresh.baseline.subscribe = bargs.subscribe.clone();

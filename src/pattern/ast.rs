@@ -163,7 +163,9 @@ pub struct Selector {
 
 impl Selector {
     pub fn has_wildcard(&self) -> bool {
-        self.segs.iter().any(|s| matches!(s, Seg::AnyIndex | Seg::AnyField))
+        self.segs
+            .iter()
+            .any(|s| matches!(s, Seg::AnyIndex | Seg::AnyField))
     }
 }
 
@@ -198,7 +200,10 @@ pub enum Term {
     /// A literal substring. `quoted` is only kept when it may carry meaning: a bare term made of
     /// `[A-Za-z0-9_]` is the same as its quoted form (§12.1 step 13), but an unquoted term with
     /// punctuation is outside the documented contract ([U] §11.10) and stays distinct.
-    Text { text: String, quoted: bool },
+    Text {
+        text: String,
+        quoted: bool,
+    },
     Regex(Re),
 }
 
@@ -224,7 +229,10 @@ pub enum SdEntry {
     /// `...`: any number of fields.
     Ellipsis,
     /// A named field (`ip`), possibly with conditions, or an empty (unnamed) entry.
-    Field { name: Option<String>, cond: Option<Expr<SdAtom>> },
+    Field {
+        name: Option<String>,
+        cond: Option<Expr<SdAtom>>,
+    },
 }
 
 /// Space-delimited pattern (§5).
@@ -258,7 +266,9 @@ pub(crate) fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
 }
 
 fn is_plain_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// `[A-Za-z0-9_]+`: the characters that never need quotes in a term (§2 rule 4).
@@ -331,7 +341,10 @@ impl fmt::Display for SdAtom {
 impl fmt::Display for Term {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Term::Text { text, quoted: false } => f.write_str(text),
+            Term::Text {
+                text,
+                quoted: false,
+            } => f.write_str(text),
             Term::Text { text, quoted: true } => write_quoted(f, text),
             Term::Regex(r) => write!(f, "%{}%", r.src),
         }
@@ -341,8 +354,11 @@ impl fmt::Display for Term {
 impl fmt::Display for TermPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        let groups: [(&[Term], &str); 3] =
-            [(&self.required, ""), (&self.excluded, "-"), (&self.optional, "?")];
+        let groups: [(&[Term], &str); 3] = [
+            (&self.required, ""),
+            (&self.excluded, "-"),
+            (&self.optional, "?"),
+        ];
         for (terms, prefix) in groups {
             for t in terms {
                 if !first {
@@ -362,7 +378,11 @@ fn write_sd_expr(f: &mut fmt::Formatter<'_>, name: &str, e: &Expr<SdAtom>) -> fm
     match e {
         Expr::Atom(a) => write!(f, "{name} {} {}", a.op.as_str(), a.value),
         Expr::And(c) | Expr::Or(c) => {
-            let sep = if matches!(e, Expr::And(_)) { " && " } else { " || " };
+            let sep = if matches!(e, Expr::And(_)) {
+                " && "
+            } else {
+                " || "
+            };
             for (i, c) in c.iter().enumerate() {
                 if i > 0 {
                     f.write_str(sep)?;
@@ -384,8 +404,14 @@ impl fmt::Display for SdPattern {
             match e {
                 SdEntry::Ellipsis => f.write_str("...")?,
                 SdEntry::Field { name: None, .. } => {}
-                SdEntry::Field { name: Some(n), cond: None } => f.write_str(n)?,
-                SdEntry::Field { name: Some(n), cond: Some(c) } => write_sd_expr(f, n, c)?,
+                SdEntry::Field {
+                    name: Some(n),
+                    cond: None,
+                } => f.write_str(n)?,
+                SdEntry::Field {
+                    name: Some(n),
+                    cond: Some(c),
+                } => write_sd_expr(f, n, c)?,
             }
         }
         f.write_char(']')

@@ -28,7 +28,10 @@ pub enum Coverage {
     Covers,
     /// Disproven: `witness` is an event `required` matches and `existing` does not (checked
     /// with the evaluator before being reported).
-    NotCovered { reason: String, witness: Option<Json> },
+    NotCovered {
+        reason: String,
+        witness: Option<Json>,
+    },
     /// Neither proven nor disproven.
     Unknown { reason: String },
 }
@@ -142,7 +145,10 @@ pub fn covers(existing: &Pattern, required: &Pattern) -> Coverage {
 
 /// `covers` both ways.
 pub fn equivalent(a: &Pattern, b: &Pattern) -> Equivalence {
-    Equivalence { a_covers_b: covers(a, b), b_covers_a: covers(b, a) }
+    Equivalence {
+        a_covers_b: covers(a, b),
+        b_covers_a: covers(b, a),
+    }
 }
 
 // ---------------------------------------------------------------------------------------- DNF
@@ -188,7 +194,10 @@ pub(crate) fn dnf(e: &Expr<Cond>, cap: usize) -> Option<Vec<Conj>> {
 }
 
 fn conj_text(c: &Conj) -> String {
-    c.iter().map(|a| format!("({a})")).collect::<Vec<_>>().join(" && ")
+    c.iter()
+        .map(|a| format!("({a})"))
+        .collect::<Vec<_>>()
+        .join(" && ")
 }
 
 // ---------------------------------------------------------------------------------------- atoms
@@ -230,7 +239,9 @@ fn implies(p: &Cond, q: &Cond) -> bool {
     match (&p.test, &q.test) {
         // Anything that needs a scalar node implies `= *` (existence of a scalar); IS NULL and
         // NOT EXISTS do not.
-        (Test::Cmp(..) | Test::IsTrue | Test::IsFalse, Test::Cmp(Eq, Value::Str(StrPat::Any))) => true,
+        (Test::Cmp(..) | Test::IsTrue | Test::IsFalse, Test::Cmp(Eq, Value::Str(StrPat::Any))) => {
+            true
+        }
         (Test::Cmp(Eq, Value::Str(a)), Test::Cmp(Eq, Value::Str(b))) => str_subset(a, b),
         // `=` guarantees a present scalar, which `!=` needs.
         (Test::Cmp(Eq, Value::Str(a)), Test::Cmp(Ne, Value::Str(b))) => str_disjoint(a, b),
@@ -333,7 +344,9 @@ fn num_json(x: f64) -> Json {
     if x.fract() == 0.0 && x.abs() < 9.0e15 {
         Json::from(x as i64)
     } else {
-        serde_json::Number::from_f64(x).map(Json::Number).unwrap_or(Json::Null)
+        serde_json::Number::from_f64(x)
+            .map(Json::Number)
+            .unwrap_or(Json::Null)
     }
 }
 
@@ -347,9 +360,15 @@ fn candidates(t: &Test, out: &mut Vec<Json>) {
         Test::NotExists => {}
         Test::Cmp(Eq, Value::Str(p)) => match p {
             StrPat::Exact(s) => out.push(Json::from(s.as_str())),
-            StrPat::Prefix(s) => out.extend([Json::from(s.as_str()), Json::from(format!("{s}Cwfix"))]),
-            StrPat::Suffix(s) => out.extend([Json::from(s.as_str()), Json::from(format!("Cwfix{s}"))]),
-            StrPat::Contains(s) => out.extend([Json::from(s.as_str()), Json::from(format!("Cwfix{s}Cwfix"))]),
+            StrPat::Prefix(s) => {
+                out.extend([Json::from(s.as_str()), Json::from(format!("{s}Cwfix"))])
+            }
+            StrPat::Suffix(s) => {
+                out.extend([Json::from(s.as_str()), Json::from(format!("Cwfix{s}"))])
+            }
+            StrPat::Contains(s) => {
+                out.extend([Json::from(s.as_str()), Json::from(format!("Cwfix{s}Cwfix"))])
+            }
             StrPat::Any => out.push(Json::from(FILLER)),
         },
         Test::Cmp(Ne, Value::Str(_) | Value::Re(_)) => {
@@ -433,7 +452,12 @@ fn set_path(doc: &mut Json, segs: &[Seg], value: Json) -> bool {
 /// that `required` matches it and `existing` does not. A few variants are tried: each
 /// selector's candidate values in both orders, with and without a value for the selectors the
 /// existing pattern requires to be absent.
-fn find_witness(b: &Conj, falsify: &[&Selector], existing: &Pattern, required: &Pattern) -> Option<Json> {
+fn find_witness(
+    b: &Conj,
+    falsify: &[&Selector],
+    existing: &Pattern,
+    required: &Pattern,
+) -> Option<Json> {
     let mut groups: Vec<(&Selector, Vec<&Test>)> = Vec::new();
     for c in b {
         match groups.iter_mut().find(|(s, _)| *s == &c.sel) {
@@ -455,7 +479,10 @@ fn find_witness(b: &Conj, falsify: &[&Selector], existing: &Pattern, required: &
             if variant % 2 == 1 {
                 cands.reverse();
             }
-            match cands.into_iter().find(|v| tests.iter().all(|t| test_node(t, v))) {
+            match cands
+                .into_iter()
+                .find(|v| tests.iter().all(|t| test_node(t, v)))
+            {
                 Some(v) => {
                     if !set_path(&mut doc, &sel.segs, v) {
                         ok = false;
@@ -515,15 +542,21 @@ fn term_implies(p: &Term, q: &Term) -> bool {
     }
 }
 
-fn covers_terms(existing: &Pattern, required: &Pattern, e: &TermPattern, r: &TermPattern) -> Coverage {
+fn covers_terms(
+    existing: &Pattern,
+    required: &Pattern,
+    e: &TermPattern,
+    r: &TermPattern,
+) -> Coverage {
     // The events of `r` as a union of (must contain, must not contain) sets.
-    let disjuncts: Vec<(Vec<&Term>, Vec<&Term>)> = if !r.required.is_empty() || !r.excluded.is_empty() {
-        vec![(r.required.iter().collect(), r.excluded.iter().collect())]
-    } else if !r.optional.is_empty() {
-        r.optional.iter().map(|t| (vec![t], Vec::new())).collect()
-    } else {
-        vec![(Vec::new(), Vec::new())]
-    };
+    let disjuncts: Vec<(Vec<&Term>, Vec<&Term>)> =
+        if !r.required.is_empty() || !r.excluded.is_empty() {
+            vec![(r.required.iter().collect(), r.excluded.iter().collect())]
+        } else if !r.optional.is_empty() {
+            r.optional.iter().map(|t| (vec![t], Vec::new())).collect()
+        } else {
+            vec![(Vec::new(), Vec::new())]
+        };
     let and_mode = !e.required.is_empty() || !e.excluded.is_empty();
     for (req, exc) in &disjuncts {
         let ok = if and_mode {
@@ -531,7 +564,9 @@ fn covers_terms(existing: &Pattern, required: &Pattern, e: &TermPattern, r: &Ter
                 // `x` absent is guaranteed when some excluded `y` occurs in every text with `x`.
                 && e.excluded.iter().all(|x| exc.iter().any(|y| term_implies(x, y)))
         } else {
-            e.optional.iter().any(|q| req.iter().any(|p| term_implies(p, q)))
+            e.optional
+                .iter()
+                .any(|q| req.iter().any(|p| term_implies(p, q)))
         };
         if ok {
             continue;
@@ -552,14 +587,20 @@ fn covers_terms(existing: &Pattern, required: &Pattern, e: &TermPattern, r: &Ter
                 return Coverage::NotCovered {
                     reason: format!(
                         "events containing {} match the required pattern but not the existing one",
-                        if shown.is_empty() { "anything".to_string() } else { shown.join(" and ") }
+                        if shown.is_empty() {
+                            "anything".to_string()
+                        } else {
+                            shown.join(" and ")
+                        }
                     ),
                     witness: Some(doc),
                 };
             }
         }
         return Coverage::Unknown {
-            reason: "cannot prove that the term pattern is covered, and no counterexample was found".into(),
+            reason:
+                "cannot prove that the term pattern is covered, and no counterexample was found"
+                    .into(),
         };
     }
     Coverage::Covers

@@ -77,7 +77,12 @@ pub struct Pattern {
 pub fn parse(src: &str) -> Result<Pattern, ParseError> {
     let body = canon::canonicalize(parser::parse_body(src)?);
     let canonical = body.to_string();
-    Ok(Pattern { source: src.to_string(), body, canonical, dnf: OnceLock::new() })
+    Ok(Pattern {
+        source: src.to_string(),
+        body,
+        canonical,
+        dnf: OnceLock::new(),
+    })
 }
 
 impl Pattern {
@@ -114,7 +119,9 @@ impl Pattern {
     /// those of large events. `None` when the whole message is needed (term and
     /// space-delimited patterns, or a `$.*` / `$[…]` selector).
     pub fn needed_fields(&self) -> Option<Vec<String>> {
-        let Body::Json(e) = &self.body else { return None };
+        let Body::Json(e) = &self.body else {
+            return None;
+        };
         let mut out = Vec::new();
         let mut whole = false;
         visit_atoms(e, &mut |c: &Cond| match c.sel.segs.first() {

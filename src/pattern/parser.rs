@@ -21,33 +21,54 @@ pub const MAX_WILDCARD_SELECTORS: usize = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ParseErrorKind {
-    TooLong { chars: usize },
+    TooLong {
+        chars: usize,
+    },
     MissingCloseBrace,
     MissingCloseBracket,
     UnterminatedString,
     UnterminatedRegex,
     EmptyRegex,
-    RegexChar { ch: char },
-    RegexInvalid { message: String },
+    RegexChar {
+        ch: char,
+    },
+    RegexInvalid {
+        message: String,
+    },
     TooManyRegexes,
-    SelectorWithoutDot { name: String },
+    SelectorWithoutDot {
+        name: String,
+    },
     ExpectedSelector,
     ExpectedPropertyName,
     BadBracket,
     TooManyWildcardsInSelector,
     TooManyWildcardSelectors,
-    ExpectedOperator { selector: String, found: String },
+    ExpectedOperator {
+        selector: String,
+        found: String,
+    },
     DoubleEquals,
-    UnsupportedKeyword { found: String },
+    UnsupportedKeyword {
+        found: String,
+    },
     ExpectedValue,
-    ExpectedNumber { op: &'static str },
+    ExpectedNumber {
+        op: &'static str,
+    },
     UnclosedParen,
     ExpectedCondition,
-    Unexpected { found: String, expected: &'static str },
+    Unexpected {
+        found: String,
+        expected: &'static str,
+    },
     ExpectedTerm,
     MissingSpace,
     SdFieldName,
-    SdFieldMismatch { entry: String, found: String },
+    SdFieldMismatch {
+        entry: String,
+        found: String,
+    },
     SdMultipleEllipsis,
 }
 
@@ -166,15 +187,29 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// Parse `src` into a (not yet canonical) body.
 pub(crate) fn parse_body(src: &str) -> Result<Body, ParseError> {
     let chars = src.chars().count();
-    let err = |offset, kind| ParseError { offset, kind, pattern: src.to_string() };
+    let err = |offset, kind| ParseError {
+        offset,
+        kind,
+        pattern: src.to_string(),
+    };
     if chars > MAX_LEN {
-        let offset = src.char_indices().nth(MAX_LEN).map(|(i, _)| i).unwrap_or(src.len());
+        let offset = src
+            .char_indices()
+            .nth(MAX_LEN)
+            .map(|(i, _)| i)
+            .unwrap_or(src.len());
         return Err(err(offset, ParseErrorKind::TooLong { chars }));
     }
     // Leading/trailing whitespace is not significant (Terraform trims before PutMetricFilter).
     let start = src.len() - src.trim_start().len();
     let end = src.trim_end().len();
-    let mut p = Parser { src, pos: start, end, regexes: 0, wildcard_selectors: 0 };
+    let mut p = Parser {
+        src,
+        pos: start,
+        end,
+        regexes: 0,
+        wildcard_selectors: 0,
+    };
     if start >= end {
         return Ok(Body::Terms(TermPattern::default()));
     }
@@ -262,13 +297,16 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
 
 /// The characters §3 allows inside `%…%` (plus space, used in production [E S14]).
 fn regex_char_allowed(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || "_#=@/;,-: ^$?[]{}|\\*+.".contains(c)
+    c.is_ascii_alphanumeric() || "_#=@/;,-: ^$?[]{}|\\*+.".contains(c)
 }
 
 impl<'a> Parser<'a> {
     fn err(&self, offset: usize, kind: ParseErrorKind) -> ParseError {
-        ParseError { offset, kind, pattern: self.src.to_string() }
+        ParseError {
+            offset,
+            kind,
+            pattern: self.src.to_string(),
+        }
     }
 
     fn rest(&self) -> &'a str {
@@ -337,12 +375,21 @@ impl<'a> Parser<'a> {
         }
         // Filter-pattern regexes are unanchored searches (§3), which is what `is_match` does.
         let re = regex::Regex::new(body).map_err(|e| {
-            let message = e.to_string().lines().last().unwrap_or("").trim().to_string();
+            let message = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string();
             self.err(body_start, ParseErrorKind::RegexInvalid { message })
         })?;
         self.count_regex(open)?;
         self.pos = body_start + close + 1;
-        Ok(Re { src: body.to_string(), re })
+        Ok(Re {
+            src: body.to_string(),
+            re,
+        })
     }
 
     /// `"…"` at the cursor; `\"` and `\\` are unescaped (CDK emits them; AWS escapes are [U]
@@ -398,10 +445,15 @@ impl<'a> Parser<'a> {
                 Some('%') => Term::Regex(self.regex()?),
                 _ => {
                     let r = self.rest();
-                    let len = r.find(|c: char| c.is_whitespace() || c == '"').unwrap_or(r.len());
+                    let len = r
+                        .find(|c: char| c.is_whitespace() || c == '"')
+                        .unwrap_or(r.len());
                     let text = r[..len].to_string();
                     self.pos += len;
-                    Term::Text { text, quoted: false }
+                    Term::Text {
+                        text,
+                        quoted: false,
+                    }
                 }
             };
             if let Some(c) = self.peek() {
@@ -428,7 +480,10 @@ impl<'a> Parser<'a> {
             let found = self.found();
             return Err(self.err(
                 self.pos,
-                ParseErrorKind::Unexpected { found, expected: "`&&`, `||` or the closing `}`" },
+                ParseErrorKind::Unexpected {
+                    found,
+                    expected: "`&&`, `||` or the closing `}`",
+                },
             ));
         }
         Ok(e)
@@ -444,7 +499,11 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             items.push(self.and_expr()?);
         }
-        Ok(if items.len() == 1 { items.pop().expect("one item") } else { Expr::Or(items) })
+        Ok(if items.len() == 1 {
+            items.pop().expect("one item")
+        } else {
+            Expr::Or(items)
+        })
     }
 
     fn and_expr(&mut self) -> Result<Expr<Cond>, ParseError> {
@@ -457,7 +516,11 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             items.push(self.primary()?);
         }
-        Ok(if items.len() == 1 { items.pop().expect("one item") } else { Expr::And(items) })
+        Ok(if items.len() == 1 {
+            items.pop().expect("one item")
+        } else {
+            Expr::And(items)
+        })
     }
 
     fn primary(&mut self) -> Result<Expr<Cond>, ParseError> {
@@ -477,7 +540,10 @@ impl<'a> Parser<'a> {
                     let found = self.found();
                     Err(self.err(
                         self.pos,
-                        ParseErrorKind::Unexpected { found, expected: "`&&`, `||` or `)`" },
+                        ParseErrorKind::Unexpected {
+                            found,
+                            expected: "`&&`, `||` or `)`",
+                        },
                     ))
                 }
             }
@@ -625,23 +691,46 @@ impl<'a> Parser<'a> {
         } else if self.keyword("NOT") {
             self.skip_ws();
             if self.keyword("EXISTS") {
-                return Ok(Cond { sel, test: Test::NotExists });
+                return Ok(Cond {
+                    sel,
+                    test: Test::NotExists,
+                });
             }
             let found = format!("NOT {}", self.found());
             return Err(self.err(op_pos, ParseErrorKind::UnsupportedKeyword { found }));
         } else if self.keyword("EXISTS") {
-            return Err(self.err(op_pos, ParseErrorKind::UnsupportedKeyword { found: "EXISTS".into() }));
-        } else {
-            let found: String = self.rest().chars().take_while(|&c| is_name_char(c)).take(12).collect();
-            let found = if found.is_empty() && !self.at_end() { self.found() } else { found };
             return Err(self.err(
                 op_pos,
-                ParseErrorKind::ExpectedOperator { selector: sel_text.to_string(), found },
+                ParseErrorKind::UnsupportedKeyword {
+                    found: "EXISTS".into(),
+                },
+            ));
+        } else {
+            let found: String = self
+                .rest()
+                .chars()
+                .take_while(|&c| is_name_char(c))
+                .take(12)
+                .collect();
+            let found = if found.is_empty() && !self.at_end() {
+                self.found()
+            } else {
+                found
+            };
+            return Err(self.err(
+                op_pos,
+                ParseErrorKind::ExpectedOperator {
+                    selector: sel_text.to_string(),
+                    found,
+                },
             ));
         };
         self.skip_ws();
         let value = self.value(op, &['(', ')', '&', '|', '}', '"', '%'])?;
-        Ok(Cond { sel, test: Test::Cmp(op, value) })
+        Ok(Cond {
+            sel,
+            test: Test::Cmp(op, value),
+        })
     }
 
     /// The value after `op`. `stops` end a bare value besides whitespace.
@@ -652,7 +741,9 @@ impl<'a> Parser<'a> {
             Some('%') => Value::Re(self.regex()?),
             _ => {
                 let r = self.rest();
-                let len = r.find(|c: char| c.is_whitespace() || stops.contains(&c)).unwrap_or(r.len());
+                let len = r
+                    .find(|c: char| c.is_whitespace() || stops.contains(&c))
+                    .unwrap_or(r.len());
                 if len == 0 {
                     return Err(self.err(at, ParseErrorKind::ExpectedValue));
                 }
@@ -661,7 +752,10 @@ impl<'a> Parser<'a> {
                 // A bare value that reads as a number is a number (§7 note); everything else,
                 // including `4*` and `10.*`, is a (wildcard) string.
                 match parse_number(text) {
-                    Some(value) => Value::Num(Number { text: text.to_string(), value }),
+                    Some(value) => Value::Num(Number {
+                        text: text.to_string(),
+                        value,
+                    }),
                     None => Value::Str(StrPat::from_raw(text)),
                 }
             }
@@ -687,7 +781,10 @@ impl<'a> Parser<'a> {
                 ellipsis = true;
                 SdEntry::Ellipsis
             } else if self.at_end() || self.peek() == Some(',') {
-                SdEntry::Field { name: None, cond: None }
+                SdEntry::Field {
+                    name: None,
+                    cond: None,
+                }
             } else {
                 self.sd_field()?
             };
@@ -700,7 +797,10 @@ impl<'a> Parser<'a> {
                 let found = self.found();
                 return Err(self.err(
                     self.pos,
-                    ParseErrorKind::Unexpected { found, expected: "`,`, `&&`, `||` or the closing `]`" },
+                    ParseErrorKind::Unexpected {
+                        found,
+                        expected: "`,`, `&&`, `||` or the closing `]`",
+                    },
                 ));
             }
         }
@@ -725,11 +825,17 @@ impl<'a> Parser<'a> {
         };
         self.skip_ws();
         if self.at_end() || self.peek() == Some(',') {
-            return Ok(SdEntry::Field { name: Some(name), cond: None });
+            return Ok(SdEntry::Field {
+                name: Some(name),
+                cond: None,
+            });
         }
         self.pos = start;
         let cond = self.sd_or(&name)?;
-        Ok(SdEntry::Field { name: Some(name), cond: Some(cond) })
+        Ok(SdEntry::Field {
+            name: Some(name),
+            cond: Some(cond),
+        })
     }
 
     fn sd_or(&mut self, name: &str) -> Result<Expr<SdAtom>, ParseError> {
@@ -742,7 +848,11 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             items.push(self.sd_and(name)?);
         }
-        Ok(if items.len() == 1 { items.pop().expect("one item") } else { Expr::Or(items) })
+        Ok(if items.len() == 1 {
+            items.pop().expect("one item")
+        } else {
+            Expr::Or(items)
+        })
     }
 
     fn sd_and(&mut self, name: &str) -> Result<Expr<SdAtom>, ParseError> {
@@ -755,7 +865,11 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             items.push(self.sd_atom(name)?);
         }
-        Ok(if items.len() == 1 { items.pop().expect("one item") } else { Expr::And(items) })
+        Ok(if items.len() == 1 {
+            items.pop().expect("one item")
+        } else {
+            Expr::And(items)
+        })
     }
 
     fn sd_atom(&mut self, name: &str) -> Result<Expr<SdAtom>, ParseError> {
@@ -768,7 +882,10 @@ impl<'a> Parser<'a> {
         if !found.eq_ignore_ascii_case(name) {
             return Err(self.err(
                 start,
-                ParseErrorKind::SdFieldMismatch { entry: name.to_string(), found },
+                ParseErrorKind::SdFieldMismatch {
+                    entry: name.to_string(),
+                    found,
+                },
             ));
         }
         self.skip_ws();
@@ -788,8 +905,18 @@ impl<'a> Parser<'a> {
         } else if self.eat(">") {
             CmpOp::Gt
         } else {
-            let found = if self.at_end() { String::new() } else { self.found() };
-            return Err(self.err(op_pos, ParseErrorKind::ExpectedOperator { selector: name.to_string(), found }));
+            let found = if self.at_end() {
+                String::new()
+            } else {
+                self.found()
+            };
+            return Err(self.err(
+                op_pos,
+                ParseErrorKind::ExpectedOperator {
+                    selector: name.to_string(),
+                    found,
+                },
+            ));
         };
         self.skip_ws();
         let value = self.value(op, &[',', '&', '|', '"', '%', ']'])?;
@@ -803,10 +930,21 @@ mod tests {
 
     #[test]
     fn numbers() {
-        for (s, v) in [("1", 1.0), ("+1000", 1000.0), ("-2.5", -2.5), ("1e+3", 1000.0), ("3.6e3", 3600.0), (".5", 0.5), ("5.", 5.0), ("10e3", 10000.0)] {
+        for (s, v) in [
+            ("1", 1.0),
+            ("+1000", 1000.0),
+            ("-2.5", -2.5),
+            ("1e+3", 1000.0),
+            ("3.6e3", 3600.0),
+            (".5", 0.5),
+            ("5.", 5.0),
+            ("10e3", 10000.0),
+        ] {
             assert_eq!(parse_number(s), Some(v), "{s}");
         }
-        for s in ["", "+", ".", "1e", "4*", "10.*", "1.2.3", "abc", "1e+", "0x10"] {
+        for s in [
+            "", "+", ".", "1e", "4*", "10.*", "1.2.3", "abc", "1e+", "0x10",
+        ] {
             assert_eq!(parse_number(s), None, "{s}");
         }
     }

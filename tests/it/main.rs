@@ -5,5 +5,7 @@ mod util;
 
 mod apply;
 mod common;
+mod faults;
+mod kms;
 mod plan;
 mod testbed;

@@ -7,8 +7,9 @@ Binds first, then writes the bound port to --port-file (atomically), then serves
 Only loopback addresses are accepted.
 
 Two kinds of fixes live here:
-  * in-process patches of moto's backend/response classes (metric filter upsert,
-    filter/alarm paging, SNS pending confirmation) - because the state lives in
+  * in-process patches of moto's backend/response classes (metric filter upsert and
+    delete, filter/alarm paging, DescribeAlarmsForMetric filters, SNS pending
+    confirmation, CloudTrail default selectors / ARNs) - because the state lives in
     moto's own objects, moto's `/moto-api/reset` wipes it like everything else;
   * a WSGI middleware in front of moto: the CloudWatch Smithy RPC v2 CBOR bridge,
     CloudWatch Logs query definitions, fault injection, call counting and the
@@ -403,7 +404,7 @@ PENDING_PROTOCOLS = {"email", "email-json", "http", "https"}
 
 
 def patch_sns() -> None:
-    from moto.core.responses import ActionResult, EmptyResult  # noqa: F401
+    from moto.core.responses import ActionResult
     from moto.sns import models as sm
     from moto.sns import responses as sr
 
@@ -573,7 +574,9 @@ def request_id() -> str:
 def error_response(req: Req, status: int, code: str, message: str, sender: bool = True):
     """An AWS-shaped error for the request's protocol: (status line, headers, body)."""
     rid = request_id()
-    status_line = f"{status} {'Bad Request' if status == 400 else 'Internal Server Error' if status == 500 else 'Service Unavailable' if status == 503 else 'Error'}"
+    reasons = {400: "Bad Request", 500: "Internal Server Error", 501: "Not Implemented",
+               503: "Service Unavailable"}
+    status_line = f"{status} {reasons.get(status, 'Error')}"
     fault = "Sender" if sender else "Receiver"
     if req.protocol == "cbor":
         body = cbor2.dumps({"__type": code, "message": message})
@@ -921,8 +924,24 @@ class CwfixMiddleware:
 
         if req.protocol == "cbor":
             return self.cbor_bridge(req, environ)
-        with self.moto_lock:
-            return run_app(self.app, environ)
+        return self.call_moto(req, environ)
+
+    def call_moto(self, req: "Req", environ) -> tuple:
+        # moto raises NotImplementedError for operations it lacks, which escapes Flask as an
+        # HTML 500 (the SDK would retry it). Answer in the request's protocol with 501, which
+        # no SDK retries, naming the operation.
+        try:
+            with self.moto_lock:
+                return run_app(self.app, environ)
+        except NotImplementedError:
+            log.warning("moto does not implement %s %s", req.service, req.operation)
+            return error_response(req, 501, "NotImplemented",
+                                  f"moto does not implement {req.service} {req.operation} (cwfix test bed)",
+                                  sender=False)
+        except Exception as e:
+            log.exception("moto failed on %s %s", req.service, req.operation)
+            return error_response(req, 500, "InternalFailure", f"moto raised {type(e).__name__}: {e}",
+                                  sender=False)
 
     def reset_own_state(self) -> None:
         _GENERATION[0] += 1
@@ -965,6 +984,8 @@ class CwfixMiddleware:
         # AWS:  CloudWatch accepts rpc-v2-cbor (what aws-sdk-cloudwatch >= 1.100 sends), JSON 1.0
         #       and query. We re-issue the call to moto as JSON 1.0 and encode the reply as CBOR.
         op = req.operation
+        if op not in cloudwatch_model().operation_names:
+            return error_response(req, 400, "UnknownOperationException", f"Unknown operation {op}")
         try:
             decoded = cbor2.loads(req.body) if req.body else {}
             payload = cbor_to_json(decoded) or {}
@@ -979,8 +1000,9 @@ class CwfixMiddleware:
         env["wsgi.input"] = io.BytesIO(jbody)
         env.pop("HTTP_SMITHY_PROTOCOL", None)
         env["HTTP_ACCEPT"] = "application/json"
-        with self.moto_lock:
-            status, headers, out = run_app(self.app, env)
+        status, headers, out = self.call_moto(req, env)
+        if headers and any(k.lower() == "smithy-protocol" for k, _ in headers):
+            return status, headers, out  # already a CBOR error from call_moto
         code = int(status.split()[0])
         if 200 <= code < 300:
             try:

@@ -1,0 +1,246 @@
+//! `cwfix backtest`: replay CloudTrail archives against a baseline, per control: matches, the
+//! periods in which its alarm would have been in ALARM, and who/what/where behind the matches.
+//!
+//! Owns argument shape and output layout only (a table with per-day sparklines, or one JSON
+//! document); the work is `crate::backtest`. Bad files are a warning on stderr, never fatal.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use super::{Exit, OutputFormat};
+use crate::backtest::{self, format_day, format_time, sparkline, ControlReport, Count, Report};
+
+/// Width of the per-day sparkline column.
+const SPARK_WIDTH: usize = 31;
+
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    /// Shipped baseline name (see `cwfix baselines`) or path to a baseline TOML file.
+    #[arg(long, short = 'b', default_value = crate::baseline::DEFAULT_BASELINE)]
+    pub baseline: String,
+    /// Worker threads decoding and evaluating files (default: available cores).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Entries per "top" list (principals, event names, source IPs).
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    pub top: usize,
+    /// CloudTrail files or directories (searched recursively for *.json, *.json.gz, *.jsonl…),
+    /// e.g. a local copy of `s3://BUCKET/AWSLogs/`. `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(args: &BacktestArgs, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let b = crate::baseline::load(&args.baseline)?;
+    let spec = backtest::Spec::from_baseline(&b);
+    let opts = backtest::Options {
+        jobs: args.jobs.map(usize::from).unwrap_or_else(backtest::default_jobs),
+        top: args.top,
+    };
+    let started = std::time::Instant::now();
+    let report = backtest::run(&spec, &args.paths, &opts)?;
+    let elapsed = started.elapsed();
+    warn_bad_files(&report);
+    match format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &to_json(&report))?;
+            writeln!(out)?;
+        }
+        OutputFormat::Human => human(&report, out)?,
+    }
+    tracing::debug!(
+        "backtest: {} events, {} files in {:.2} s ({:.0} events/s)",
+        report.events,
+        report.files,
+        elapsed.as_secs_f64(),
+        report.events as f64 / elapsed.as_secs_f64().max(1e-9)
+    );
+    Ok(Exit::Success)
+}
+
+fn warn_bad_files(r: &Report) {
+    if r.bad_files.is_empty() {
+        return;
+    }
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "warning: {} file(s) could not be read and were skipped:", r.bad_files.len());
+    for b in &r.bad_files {
+        let _ = writeln!(e, "  {}: {}", b.path, b.error);
+    }
+}
+
+fn counts_json(v: &[Count]) -> Value {
+    Value::Array(v.iter().map(|c| json!({"value": c.value, "count": c.count})).collect())
+}
+
+fn control_json(c: &ControlReport, period: i64) -> Value {
+    json!({
+        "id": c.id,
+        "title": c.title,
+        "pattern": c.pattern,
+        "matched": c.matched,
+        "untimed": c.untimed,
+        "alarm_windows": c.alarm.windows.len(),
+        "alarm_transitions": c.alarm.transitions,
+        "first_alarm": c.first_alarm().map(format_time),
+        "last_alarm": c.last_alarm().map(format_time),
+        "windows": c.alarm.windows.iter().map(|w| json!({
+            "start": format_time(w.start), "end": format_time(w.start + period), "value": w.value,
+        })).collect::<Vec<_>>(),
+        "daily": c.daily.iter().map(|(d, n)| json!({"date": format_day(*d), "matched": n})).collect::<Vec<_>>(),
+        "top_principals": counts_json(&c.top_principals),
+        "top_event_names": counts_json(&c.top_event_names),
+        "top_source_ips": counts_json(&c.top_source_ips),
+    })
+}
+
+fn to_json(r: &Report) -> Value {
+    let period = i64::from(r.alarm.period);
+    json!({
+        "baseline": r.baseline,
+        "alarm": r.alarm,
+        "files": r.files,
+        "bad_files": r.bad_files.iter().map(|b| json!({"path": b.path, "error": b.error})).collect::<Vec<_>>(),
+        "events": r.events,
+        "bytes": r.bytes,
+        "first_event": r.first_event.map(format_time),
+        "last_event": r.last_event.map(format_time),
+        "controls": r.controls.iter().map(|c| control_json(c, period)).collect::<Vec<_>>(),
+    })
+}
+
+fn op_symbol(op: &str) -> &str {
+    match op {
+        "GreaterThanOrEqualToThreshold" => ">=",
+        "GreaterThanThreshold" => ">",
+        "LessThanThreshold" => "<",
+        "LessThanOrEqualToThreshold" => "<=",
+        other => other,
+    }
+}
+
+/// `2024-03-04 12:05Z`, the resolution of alarm periods.
+fn short_time(t: i64) -> String {
+    let s = format_time(t);
+    format!("{} {}Z", &s[..10], &s[11..16])
+}
+
+fn human(r: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
+    let a = &r.alarm;
+    writeln!(
+        out,
+        "baseline {}: alarm when {} {} {} over {} s for {} period(s)",
+        r.baseline,
+        a.statistic,
+        op_symbol(&a.comparison_operator),
+        a.threshold,
+        a.period,
+        a.evaluation_periods
+    )?;
+    let span = match (r.first_event, r.last_event) {
+        (Some(f), Some(l)) => format!(", {} .. {}", short_time(f), short_time(l)),
+        _ => String::new(),
+    };
+    let bad = if r.bad_files.is_empty() { String::new() } else { format!(" ({} unreadable, skipped)", r.bad_files.len()) };
+    writeln!(out, "{} events in {} files{}{}", r.events, r.files + r.bad_files.len() as u64, bad, span)?;
+    writeln!(out)?;
+
+    let idw = r.controls.iter().map(|c| c.id.len()).max().unwrap_or(0).max("CONTROL".len());
+    let days = r.controls.first().map(|c| c.daily.len()).unwrap_or(0);
+    let spark_head = if days > SPARK_WIDTH {
+        format!("PER {} DAYS", days.div_ceil(SPARK_WIDTH))
+    } else {
+        "PER DAY".to_string()
+    };
+    writeln!(
+        out,
+        "{:<idw$}  {:>9}  {:>7}  {:>6}  {:<17}  {:<17}  {}",
+        "CONTROL", "MATCHED", "ALARMS", "FIRED", "FIRST ALARM", "LAST ALARM", spark_head
+    )?;
+    for c in &r.controls {
+        let daily: Vec<u64> = c.daily.iter().map(|d| d.1).collect();
+        writeln!(
+            out,
+            "{:<idw$}  {:>9}  {:>7}  {:>6}  {:<17}  {:<17}  {}",
+            c.id,
+            c.matched,
+            c.alarm.windows.len(),
+            c.alarm.transitions,
+            c.first_alarm().map(short_time).unwrap_or_else(|| "-".into()),
+            c.last_alarm().map(short_time).unwrap_or_else(|| "-".into()),
+            sparkline(&daily, SPARK_WIDTH),
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "ALARMS: periods in ALARM; FIRED: times the alarm went into ALARM.")?;
+    for c in r.controls.iter().filter(|c| c.matched > 0) {
+        writeln!(out)?;
+        writeln!(out, "{}  {}", c.id, c.title)?;
+        if c.untimed > 0 {
+            writeln!(out, "  {} match(es) without a readable eventTime (in no window)", c.untimed)?;
+        }
+        for (label, list) in [("principals", &c.top_principals), ("event names", &c.top_event_names), ("source IPs", &c.top_source_ips)] {
+            let items: Vec<String> = list.iter().map(|x| format!("{} ({})", x.value, x.count)).collect();
+            writeln!(out, "  {:<12} {}", label, items.join(", "))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixtures() -> PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/backtest")
+    }
+
+    fn args() -> BacktestArgs {
+        BacktestArgs { baseline: crate::baseline::DEFAULT_BASELINE.into(), jobs: Some(2), top: 3, paths: vec![fixtures()] }
+    }
+
+    #[test]
+    fn human_table_lists_every_control() {
+        let mut out = Vec::new();
+        let exit = run(&args(), OutputFormat::Human, &mut out).unwrap();
+        assert_eq!(exit, Exit::Success);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("CONTROL"), "{text}");
+        for id in ["5.1", "5.8", "5.15"] {
+            assert!(text.lines().any(|l| l.starts_with(&format!("{id} "))), "{text}");
+        }
+        assert!(text.contains("(2 unreadable, skipped)"), "{text}");
+        assert!(text.chars().any(|c| ('▁'..='█').contains(&c)), "{text}");
+    }
+
+    #[test]
+    fn json_carries_everything() {
+        let mut out = Vec::new();
+        run(&args(), OutputFormat::Json, &mut out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["baseline"], "cis-v7.0");
+        assert_eq!(v["bad_files"].as_array().unwrap().len(), 2);
+        let c = &v["controls"][0];
+        for k in ["matched", "alarm_windows", "first_alarm", "last_alarm", "windows", "daily", "top_principals", "top_event_names", "top_source_ips"] {
+            assert!(!c[k].is_null(), "{k} missing: {c}");
+        }
+        assert_eq!(v["controls"].as_array().unwrap().len(), 15);
+    }
+
+    #[test]
+    fn args_parse() {
+        use clap::Parser;
+        #[derive(Debug, clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            a: BacktestArgs,
+        }
+        let t = T::try_parse_from(["x", "-j", "3", "--baseline", "cis-v7.0", "a", "b"]).unwrap();
+        assert_eq!(t.a.jobs, Some(3));
+        assert_eq!(t.a.paths.len(), 2);
+        assert!(T::try_parse_from(["x"]).is_err());
+        assert!(T::try_parse_from(["x", "-j", "0", "a"]).is_err());
+    }
+}
