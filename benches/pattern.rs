@@ -146,7 +146,7 @@ fn bench(c: &mut Criterion) {
             sources
                 .iter()
                 .map(|s| pattern::parse(black_box(s)).unwrap())
-                .count()
+                .collect::<Vec<_>>()
         })
     });
     g.finish();

@@ -108,6 +108,10 @@ pub struct Control {
     pub filter_name: String,
     pub alarm_name: String,
     pub scanner_ids: BTreeMap<String, String>,
+    /// Why this control looks the way it does, when cwfix changed it (e.g. `--satisfy`).
+    pub note: Option<String>,
+    /// Scanners (by name) that must accept the filter this control relies on (`--satisfy`).
+    pub must_pass: Vec<String>,
 }
 
 /// A validated, fully resolved baseline.
@@ -480,7 +484,7 @@ fn validate(r: Resolved, origin: &str) -> Result<Baseline, Error> {
         if !alarm_names.insert(alarm_name.clone()) {
             return Err(at(format!("control `{id}`: alarm_name `{alarm_name}` is used by another control")));
         }
-        controls.push(Control { id, title, pattern, metric_name, namespace, filter_name, alarm_name, scanner_ids: c.scanner_ids });
+        controls.push(Control { id, title, pattern, metric_name, namespace, filter_name, alarm_name, scanner_ids: c.scanner_ids, note: None, must_pass: vec![] });
     }
     Ok(Baseline {
         name,

@@ -19,6 +19,7 @@ pub mod pattern;
 pub mod plan;
 pub mod render;
 pub mod rollback;
+pub mod satisfy;
 pub mod scanner;
 #[cfg(test)]
 mod shipped_tests;

@@ -130,6 +130,10 @@ pub struct ControlVerdict {
     /// Addresses of the changes this control needs.
     #[serde(default)]
     pub changes: Vec<String>,
+    /// Whether each scanner will accept the filter this control relies on (live, or as
+    /// planned): scanner -> `"pass"` | `{"fail": reason}` | `{"not_checked": reason}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scanners: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -150,6 +154,9 @@ pub struct BaselineInfo {
     /// `--subscribe` values given with the plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscribe: Vec<String>,
+    /// `--satisfy` scanners given with the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub satisfy: Vec<String>,
 }
 
 /// The trail and log group the plan builds on.
@@ -377,10 +384,24 @@ struct Outcome {
     reason: String,
     via: Option<Via>,
     changes: Vec<Change>,
+    /// The filter pattern the control relies on once the plan is applied (for scanner verdicts).
+    pattern: Option<String>,
 }
 
 fn outcome(status: Status, reason: impl Into<String>) -> Outcome {
-    Outcome { status, reason: reason.into(), via: None, changes: vec![] }
+    Outcome { status, reason: reason.into(), via: None, changes: vec![], pattern: None }
+}
+
+/// Whether the scanners the control must satisfy (`--satisfy`) accept `pattern`.
+fn scanners_accept(c: &Control, pattern: &str) -> bool {
+    if c.must_pass.is_empty() {
+        return true;
+    }
+    let Some(topic) = crate::scanner::classify(c) else { return true };
+    c.must_pass.iter().all(|name| match name.parse::<crate::scanner::Scanner>() {
+        Ok(s) => !crate::scanner::verdict(s, topic, pattern).is_fail(),
+        Err(_) => true,
+    })
 }
 
 /// Judges one control against one log group: compliant (with the chain), or `None`.
@@ -388,10 +409,10 @@ fn compliant_via(ctx: &Ctx, c: &Control, trail: &Trail, lg: &LogGroup, parsed: &
     let region = &lg.group.region;
     for (i, p) in parsed {
         let Some(p) = p else { continue };
-        if !pattern::covers(p, &c.pattern).is_covered() {
+        let f = &lg.metric_filters[*i];
+        if !pattern::covers(p, &c.pattern).is_covered() || !scanners_accept(c, &f.filter_pattern) {
             continue;
         }
-        let f = &lg.metric_filters[*i];
         for t in &f.metric_transformations {
             for ra in ctx.snap.alarms.iter().filter(|ra| &ra.region == region && ra.alarm.watches(&t.metric_name, &t.metric_namespace)) {
                 let a = &ra.alarm;
@@ -447,7 +468,7 @@ fn plan_control(
         .iter()
         .filter(|(_, p)| p.as_ref().is_some_and(|p| pattern::covers(p, &c.pattern).is_covered()))
         .map(|(i, _)| &lg.metric_filters[*i])
-        .filter(|f| !f.metric_transformations.is_empty())
+        .filter(|f| !f.metric_transformations.is_empty() && scanners_accept(c, &f.filter_pattern))
         .collect();
     let alarms_on = |t: &MetricTransformation| -> Vec<&Alarm> {
         ctx.snap
@@ -458,6 +479,7 @@ fn plan_control(
             .collect()
     };
     let metric: MetricTransformation;
+    let relied_on: String;
     if let Some(f) = covering
         .iter()
         .find(|f| !alarms_on(&f.metric_transformations[0]).is_empty())
@@ -465,6 +487,7 @@ fn plan_control(
         .or(covering.first())
     {
         metric = f.metric_transformations[0].clone();
+        relied_on = f.filter_pattern.clone();
     } else {
         // The control's own filter: by name, by metric, or a weaker version of the baseline
         // pattern (everything it matches, the baseline matches too: a near miss such as a list
@@ -501,6 +524,9 @@ fn plan_control(
                     Ok(p) => match pattern::covers(&p, &c.pattern) {
                         Coverage::NotCovered { reason, .. } => format!("its pattern matches less than the baseline: {reason}"),
                         Coverage::Unknown { reason } => format!("cwfix cannot prove its pattern matches everything the baseline does: {reason}"),
+                        Coverage::Covers if !scanners_accept(c, &f.filter_pattern) => {
+                            format!("rewritten so that {} accept it (same meaning or broader)", c.must_pass.join(", "))
+                        }
                         Coverage::Covers => "it has no metric transformation".into(),
                     },
                 };
@@ -510,6 +536,7 @@ fn plan_control(
                     after.metric_transformations = vec![new_transformation(c)];
                 }
                 metric = after.metric_transformations[0].clone();
+                relied_on = after.filter_pattern.clone();
                 reasons.push(format!("metric filter `{}`: {why}", f.filter_name));
                 changes.push(Change {
                     address: filter_address(&lg.group.name, &f.filter_name),
@@ -533,6 +560,7 @@ fn plan_control(
                     apply_on_transformed_logs: None,
                 };
                 metric = after.metric_transformations[0].clone();
+                relied_on = after.filter_pattern.clone();
                 let why = if lg.metric_filters.is_empty() {
                     "the log group has no metric filters".to_string()
                 } else {
@@ -761,13 +789,14 @@ fn plan_control(
             reason: pending_note.unwrap_or_else(|| "waiting for a subscriber to confirm".into()),
             via: None,
             changes,
+            pattern: Some(relied_on),
         };
     }
     let mut reason = reasons.join("; ");
     if let Some(n) = pending_note {
         reason = format!("{reason}; {n}");
     }
-    Outcome { status: Status::Changes, reason, via: None, changes }
+    Outcome { status: Status::Changes, reason, via: None, changes, pattern: Some(relied_on) }
 }
 
 fn new_transformation(c: &Control) -> MetricTransformation {
@@ -866,6 +895,11 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
         .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.arn.cmp(&a.1.arn)))
         .map(|(_, t, lg)| (t, lg));
 
+    // A trail that would do but delivers to another account's log group.
+    let foreign_owner: Option<(&Trail, String)> = snap.trails.iter().find_map(|t| {
+        let g = t.log_group_arn.as_deref().and_then(LogGroupRef::from_arn)?;
+        (g.account != snap.account && t.is_multi_region && t.is_logging != Some(false)).then(|| (t, g.account))
+    });
     let trail_gaps: Vec<&Gap> = snap.gaps.iter().filter(|g| g.action.starts_with("cloudtrail:")).collect();
     let mut verdicts = Vec::new();
     let mut all_changes: Vec<Change> = Vec::new();
@@ -873,16 +907,34 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
     for c in &baseline.controls {
         let via = usable.iter().find_map(|(t, lg)| compliant_via(&ctx, c, t, lg, &parsed[&lg.group]));
         let out = if let Some(via) = via {
+            let pattern = snap
+                .log_groups
+                .iter()
+                .filter(|g| g.group.name == via.log_group && g.group.region == via.region)
+                .flat_map(|g| g.metric_filters.iter())
+                .find(|f| f.filter_name == via.metric_filter)
+                .map(|f| f.filter_pattern.clone());
             Outcome {
                 status: Status::Compliant,
                 reason: format!("metric filter `{}` -> alarm `{}` -> topic `{}`", via.metric_filter, via.alarm, via.topic.rsplit(':').next().unwrap_or("")),
                 via: Some(via),
                 changes: vec![],
+                pattern,
             }
         } else if let Some((_, lg)) = primary {
             plan_control(&ctx, c, lg, &parsed[&lg.group], &mut claimed)
         } else if !trail_gaps.is_empty() && snap.trails.is_empty() {
             outcome(Status::Unknown, format!("cannot list trails: {}", trail_gaps[0].error))
+        } else if let Some((t, owner)) = &foreign_owner {
+            // An organization trail delivering to another account's log group: the chain lives
+            // there. Not a gap of this account, and nothing cwfix can see from here.
+            outcome(
+                Status::Unknown,
+                format!(
+                    "monitored in account {owner}: trail `{}` delivers to a log group there; plan that account (e.g. `cwfix plan --assume-role arn:{}:iam::{owner}:role/ROLE`)",
+                    t.name, snap.partition
+                ),
+            )
         } else if snap.trails.is_empty() {
             outcome(
                 Status::Blocked,
@@ -913,7 +965,26 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
                 all_changes.push(ch);
             }
         }
-        verdicts.push(ControlVerdict { id: c.id.clone(), title: c.title.clone(), status: out.status, reason: out.reason, via: out.via, changes: addresses });
+        let scanners = match (crate::scanner::classify(c), &out.pattern) {
+            (Some(topic), Some(p)) => crate::scanner::verdicts(topic, p)
+                .into_iter()
+                .map(|(s, v)| (s.as_str().to_string(), serde_json::to_value(&v).unwrap_or_default()))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        let mut reason = out.reason;
+        if let Some(n) = &c.note {
+            reason = format!("{reason} [{n}]");
+        }
+        verdicts.push(ControlVerdict {
+            id: c.id.clone(),
+            title: c.title.clone(),
+            status: out.status,
+            reason,
+            via: out.via,
+            changes: addresses,
+            scanners,
+        });
     }
     // Apply order: topics, subscriptions, filters, alarms; by address within a kind.
     let order = |c: &Change| baseline.controls.iter().position(|x| Some(&x.id) == c.control.as_ref()).unwrap_or(usize::MAX);
@@ -932,7 +1003,7 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
         account: snap.account.clone(),
         partition: snap.partition.clone(),
         regions: snap.regions.clone(),
-        baseline: BaselineInfo { name: baseline.name.clone(), origin: baseline.origin.clone(), hash: baseline.hash(), topic: None, subscribe: vec![] },
+        baseline: BaselineInfo { name: baseline.name.clone(), origin: baseline.origin.clone(), hash: baseline.hash(), topic: None, subscribe: vec![], satisfy: vec![] },
         state_fingerprint: fingerprint(snap),
         chain: primary.map(|(t, lg)| ChainRoot { trail: t.arn.clone(), log_group: lg.group.clone() }),
         controls: verdicts,
@@ -1120,11 +1191,12 @@ mod tests {
     }
 
     #[test]
-    fn foreign_account_log_group_is_blocked_with_the_owner_named() {
+    fn foreign_account_log_group_is_unknown_with_the_owner_named() {
         let mut s = snap(vec![], vec![], vec![]);
         s.trails[0].log_group_arn = Some("arn:aws:logs:us-east-1:999988887777:log-group:org:*".into());
         s.log_groups.clear();
         let p = plan(&base(), &s);
+        assert_eq!(p.controls[0].status, Status::Unknown);
         assert!(p.controls[0].reason.contains("account 999988887777"), "{}", p.controls[0].reason);
     }
 

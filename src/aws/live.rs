@@ -23,6 +23,8 @@ pub struct ConnectOptions {
     pub region: Option<String>,
     pub max_attempts: Option<u32>,
     pub operation_timeout: Option<Duration>,
+    /// Work in another account through this role (STS AssumeRole from the base credentials).
+    pub assume_role: Option<String>,
 }
 
 /// Loads the shared SDK configuration.
@@ -45,14 +47,24 @@ pub async fn sdk_config(opts: &ConnectOptions) -> SdkConfig {
         .operation_attempt_timeout(Duration::from_secs(20))
         .operation_timeout(op)
         .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts);
-    if let Some(p) = &opts.profile {
-        loader = loader.profile_name(p);
+    let loader = || {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry.clone()).timeout_config(timeouts.clone());
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &opts.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        loader
+    };
+    let base = loader().load().await;
+    match &opts.assume_role {
+        None => base,
+        Some(role) => {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role.clone()).session_name("cwfix").configure(&base).build().await;
+            loader().credentials_provider(provider).load().await
+        }
     }
-    if let Some(r) = &opts.region {
-        loader = loader.region(Region::new(r.clone()));
-    }
-    loader.load().await
 }
 
 /// The region the standard chain resolved, if any.

@@ -65,6 +65,20 @@ pub struct AwsArgs {
     /// Maximum attempts per AWS call, retries included (default 10, or AWS_MAX_ATTEMPTS).
     #[arg(long, value_name = "N")]
     pub max_attempts: Option<u32>,
+    /// Work in another account through this IAM role (repeatable: one plan or apply per account).
+    #[arg(long = "assume-role", value_name = "ROLE_ARN")]
+    pub assume_roles: Vec<String>,
+}
+
+impl AwsArgs {
+    /// The identities to act as: the base credentials, or each assumed role.
+    pub fn roles(&self) -> Vec<Option<String>> {
+        if self.assume_roles.is_empty() {
+            vec![None]
+        } else {
+            self.assume_roles.iter().cloned().map(Some).collect()
+        }
+    }
 }
 
 /// Which baseline, and overrides of its notification target.
@@ -79,6 +93,10 @@ pub struct BaselineArgs {
     /// Subscription to make on the topic, PROTOCOL:ENDPOINT (repeatable), e.g. email:sec@example.com.
     #[arg(long, value_name = "PROTOCOL:ENDPOINT")]
     pub subscribe: Vec<String>,
+    /// Also make these scanners pass (comma-separated: securityhub, prowler, steampipe, cloudsploit);
+    /// may rewrite patterns or add filters, each explained in the plan.
+    #[arg(long, value_name = "SCANNER,...")]
+    pub satisfy: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

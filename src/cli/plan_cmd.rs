@@ -23,6 +23,8 @@ pub(crate) fn load_baseline(args: &BaselineArgs) -> anyhow::Result<baseline::Bas
     let mut b = baseline::load(&args.baseline).with_context(|| format!("cannot load baseline `{}`", args.baseline))?;
     let subs = super::parse_subscriptions(&args.subscribe)?;
     b.override_notification(args.topic.as_deref(), &subs)?;
+    let scanners = crate::satisfy::parse_scanners(&args.satisfy).map_err(anyhow::Error::msg)?;
+    crate::satisfy::expand(&mut b, &scanners).map_err(|e| anyhow::anyhow!("cannot satisfy {}: {e}", args.satisfy.join(",")))?;
     Ok(b)
 }
 
@@ -46,6 +48,7 @@ pub(crate) fn report_calls(api: &Live, t: &Term, what: &str) {
 /// Connects, discovers and plans: shared by plan, apply and rollback checks.
 pub(crate) async fn discover_and_plan(
     aws_args: &AwsArgs,
+    role: Option<&str>,
     b: &baseline::Baseline,
     t: &Term,
 ) -> anyhow::Result<(Live, plan::Plan)> {
@@ -54,6 +57,7 @@ pub(crate) async fn discover_and_plan(
         region: aws_args.regions.first().cloned(),
         max_attempts: aws_args.max_attempts,
         operation_timeout: None,
+        assume_role: role.map(str::to_string),
     })
     .await;
     let regions = if aws_args.regions.is_empty() {
@@ -86,13 +90,51 @@ pub(crate) async fn discover_and_plan(
 
 pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let b = load_baseline(&args.baseline)?;
-    let (api, mut p) = discover_and_plan(&args.aws, &b, t).await?;
-    p.baseline.topic = args.baseline.topic.clone();
-    p.baseline.subscribe = args.baseline.subscribe.clone();
-    match format {
-        OutputFormat::Json => render::json::plan(&p, out)?,
-        OutputFormat::Human => render::human::plan(&p, out, &t.style)?,
+    let roles = args.aws.roles();
+    if roles.len() > 1 && args.out.is_some() {
+        anyhow::bail!("--out saves one account's plan: run `cwfix plan --assume-role ROLE --out FILE` once per role");
     }
+    let mut plans = Vec::new();
+    for role in &roles {
+        let (api, mut p) = discover_and_plan(&args.aws, role.as_deref(), &b, t)
+            .await
+            .with_context(|| role.as_ref().map(|r| format!("in the account of role `{r}`")).unwrap_or_default())?;
+        let _ = &api;
+        p.baseline.topic = args.baseline.topic.clone();
+        p.baseline.subscribe = args.baseline.subscribe.clone();
+        p.baseline.satisfy = args.baseline.satisfy.clone();
+        plans.push(p);
+    }
+    match format {
+        OutputFormat::Json if plans.len() == 1 => render::json::plan(&plans[0], out)?,
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, &serde_json::json!({"format_version": plan::FORMAT_VERSION, "plans": plans}))?;
+            writeln!(out)?;
+        }
+        OutputFormat::Human => {
+            for (i, p) in plans.iter().enumerate() {
+                if plans.len() > 1 {
+                    if i > 0 {
+                        writeln!(out)?;
+                    }
+                    writeln!(out, "{}", t.style.bold(&format!("=== account {} ===", p.account)))?;
+                }
+                render::human::plan(p, out, &t.style)?;
+            }
+        }
+    }
+    let accounts: Vec<&str> = plans.iter().map(|p| p.account.as_str()).collect();
+    for p in &plans {
+        for c in p.controls.iter().filter(|c| c.status == plan::Status::Unknown && c.reason.starts_with("monitored in account ")) {
+            let owner = c.reason.trim_start_matches("monitored in account ").split(':').next().unwrap_or("");
+            if accounts.contains(&owner) && !t.quiet {
+                eprintln!("note: account {}'s chain lives in account {owner}, which this run planned too", p.account);
+                break;
+            }
+        }
+    }
+    let p = plans.remove(0);
+    let all_ok = p.all_compliant() && plans.iter().all(|x| x.all_compliant());
     if let Some(path) = &args.out {
         let doc = serde_json::to_string_pretty(&p)?;
         std::fs::write(path, doc).with_context(|| format!("cannot save the plan to `{}`", path.display()))?;
@@ -100,6 +142,5 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
             eprintln!("Saved the plan to {}; apply it with: cwfix apply {}", path.display(), path.display());
         }
     }
-    let _ = &api;
-    Ok(if p.all_compliant() { Exit::Success } else { Exit::Changes })
+    Ok(if all_ok { Exit::Success } else { Exit::Changes })
 }

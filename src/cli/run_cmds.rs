@@ -187,14 +187,44 @@ pub async fn apply(args: &ApplyArgs, format: OutputFormat, t: &Term, out: &mut d
         bargs.baseline = s.baseline.origin.strip_prefix("shipped:").unwrap_or(&s.baseline.origin).to_string();
         bargs.topic = s.baseline.topic.clone();
         bargs.subscribe = s.baseline.subscribe.clone();
+        bargs.satisfy = s.baseline.satisfy.clone();
         if aws.regions.is_empty() {
             aws.regions = s.regions.clone();
         }
     }
     let b = load_baseline(&bargs)?;
-    let (api, mut fresh) = discover_and_plan(&aws, &b, t).await?;
+    let roles = aws.roles();
+    if roles.len() > 1 && saved.is_some() {
+        bail!("a saved plan belongs to one account: apply it with the one --assume-role it was made with");
+    }
+    let mut worst = Exit::Success;
+    for role in roles {
+        let exit = apply_one(args, &aws, role.as_deref(), &bargs, &b, saved.clone(), format, t, out)
+            .await
+            .with_context(|| role.as_ref().map(|r| format!("in the account of role `{r}`")).unwrap_or_default())?;
+        if exit != Exit::Success {
+            worst = exit;
+        }
+    }
+    Ok(worst)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_one(
+    args: &ApplyArgs,
+    aws: &AwsArgs,
+    role: Option<&str>,
+    bargs: &BaselineArgs,
+    b: &crate::baseline::Baseline,
+    saved: Option<plan::Plan>,
+    format: OutputFormat,
+    t: &Term,
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
+    let (api, mut fresh) = discover_and_plan(aws, role, b, t).await?;
     fresh.baseline.topic = bargs.topic.clone();
     fresh.baseline.subscribe = bargs.subscribe.clone();
+    fresh.baseline.satisfy = bargs.satisfy.clone();
     let p = match saved {
         Some(s) => {
             let file = args.plan_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
@@ -253,6 +283,7 @@ pub async fn rollback(args: &RollbackArgs, format: OutputFormat, t: &Term, out: 
         region,
         max_attempts: args.aws.max_attempts,
         operation_timeout: None,
+        assume_role: args.aws.assume_roles.first().cloned(),
     })
     .await;
     let api = Live::new(&conf);

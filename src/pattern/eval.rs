@@ -7,6 +7,7 @@
 //! wildcard selectors are existential; matching is case-sensitive.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use serde_json::Value as Json;
@@ -129,14 +130,88 @@ fn split_fields(text: &str) -> Vec<SdField> {
     out
 }
 
-pub(crate) fn matches_body(body: &Body, ev: &Event) -> bool {
+pub(crate) fn matches_body(body: &Body, plan: Option<&Plan>, ev: &Event) -> bool {
     match body {
         Body::Json(e) => match &ev.doc {
-            Some(doc) => eval_json(e, doc),
+            Some(doc) => match plan {
+                Some(plan) => eval_plan(plan, doc),
+                None => eval_json(e, doc),
+            },
             None => false,
         },
         Body::Terms(t) => eval_terms(t, ev.text()),
         Body::Sd(s) => eval_sd(s, ev),
+    }
+}
+
+/// A JSON expression compiled for evaluation. The one rewrite is for the shape every CIS list
+/// has: an `||` of `S = "literal"` atoms on one selector becomes a single set lookup, so the
+/// selector is resolved once instead of once per name (same result: each atom is an exact
+/// string comparison of the same node's text).
+#[derive(Debug, Clone)]
+pub(crate) enum Plan {
+    And(Vec<Plan>),
+    Or(Vec<Plan>),
+    Atom(Cond),
+    AnyOf {
+        sel: Selector,
+        values: HashSet<String>,
+    },
+}
+
+pub(crate) fn compile(e: &Expr<Cond>) -> Plan {
+    match e {
+        Expr::Atom(c) => Plan::Atom(c.clone()),
+        Expr::And(c) => Plan::And(c.iter().map(compile).collect()),
+        Expr::Or(children) => {
+            let mut sets: Vec<(Selector, HashSet<String>)> = Vec::new();
+            let mut rest = Vec::new();
+            for c in children {
+                match c {
+                    Expr::Atom(Cond {
+                        sel,
+                        test: Test::Cmp(CmpOp::Eq, Value::Str(StrPat::Exact(v))),
+                    }) => match sets.iter_mut().find(|(s, _)| s == sel) {
+                        Some((_, set)) => {
+                            set.insert(v.clone());
+                        }
+                        None => sets.push((sel.clone(), HashSet::from([v.clone()]))),
+                    },
+                    other => rest.push(compile(other)),
+                }
+            }
+            let mut out: Vec<Plan> = sets
+                .into_iter()
+                .map(|(sel, values)| {
+                    if values.len() == 1 {
+                        let v = values.into_iter().next().expect("one value");
+                        Plan::Atom(Cond {
+                            sel,
+                            test: Test::Cmp(CmpOp::Eq, Value::Str(StrPat::Exact(v))),
+                        })
+                    } else {
+                        Plan::AnyOf { sel, values }
+                    }
+                })
+                .collect();
+            out.extend(rest);
+            if out.len() == 1 {
+                out.pop().expect("one plan")
+            } else {
+                Plan::Or(out)
+            }
+        }
+    }
+}
+
+fn eval_plan(p: &Plan, doc: &Json) -> bool {
+    match p {
+        Plan::And(c) => c.iter().all(|c| eval_plan(c, doc)),
+        Plan::Or(c) => c.iter().any(|c| eval_plan(c, doc)),
+        Plan::Atom(cond) => eval_cond(cond, doc),
+        Plan::AnyOf { sel, values } => any_node(doc, &sel.segs, &mut |n| {
+            scalar_text(n).is_some_and(|t| values.contains(t.as_ref()))
+        }),
     }
 }
 

@@ -68,6 +68,8 @@ pub struct Pattern {
     source: String,
     body: Body,
     canonical: String,
+    /// The compiled evaluation form of a JSON body (built once at parse time).
+    plan: Option<eval::Plan>,
     /// The JSON DNF, computed on first use by `covers` (`None` beyond `DNF_CAP`).
     dnf: OnceLock<Option<Vec<covers::Conj>>>,
 }
@@ -77,10 +79,15 @@ pub struct Pattern {
 pub fn parse(src: &str) -> Result<Pattern, ParseError> {
     let body = canon::canonicalize(parser::parse_body(src)?);
     let canonical = body.to_string();
+    let plan = match &body {
+        Body::Json(e) => Some(eval::compile(e)),
+        _ => None,
+    };
     Ok(Pattern {
         source: src.to_string(),
         body,
         canonical,
+        plan,
         dnf: OnceLock::new(),
     })
 }
@@ -112,7 +119,7 @@ impl Pattern {
 
     /// Does the event match, with AWS's semantics?
     pub fn matches(&self, ev: &Event) -> bool {
-        eval::matches_body(&self.body, ev)
+        eval::matches_body(&self.body, self.plan.as_ref(), ev)
     }
 
     /// Top-level JSON properties the pattern reads, sorted, for callers that want to keep only

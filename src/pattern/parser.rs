@@ -86,8 +86,9 @@ impl fmt::Display for ParseErrorKind {
             EmptyRegex => f.write_str("empty regular expression `%%`"),
             RegexChar { ch } => write!(
                 f,
-                "character `{ch}` is not allowed in a filter-pattern regular expression \
-                 (no groups, no multi-byte characters; use `\\xhh` escapes)"
+                "character `{}` is not allowed in a filter-pattern regular expression \
+                 (no groups, no multi-byte characters; use `\\xhh` escapes)",
+                ch.escape_debug()
             ),
             RegexInvalid { message } => write!(f, "invalid regular expression: {message}"),
             TooManyRegexes => write!(f, "a pattern may contain at most {MAX_REGEX} regular expressions"),

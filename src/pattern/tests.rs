@@ -470,7 +470,8 @@ fn event_text_is_compact_in_key_order() {
 #[test]
 fn errors_and_quotas() {
     use ParseErrorKind as K;
-    let cases: &[(&str, fn(&ParseErrorKind) -> bool)] = &[
+    type Check = fn(&ParseErrorKind) -> bool;
+    let cases: &[(&str, Check)] = &[
         ("{ $.a = x", |k| matches!(k, K::MissingCloseBrace)),
         ("[a, b", |k| matches!(k, K::MissingCloseBracket)),
         ("{ ($.a = x }", |k| matches!(k, K::UnclosedParen)),

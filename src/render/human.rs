@@ -40,6 +40,18 @@ pub fn plan(p: &Plan, out: &mut dyn Write, st: &Style) -> io::Result<()> {
         if !same_as_next {
             writeln!(out, "          {:<w$}  {}", "", st.dim(&c.reason))?;
         }
+        if !c.scanners.is_empty() {
+            let list: Vec<String> = c
+                .scanners
+                .iter()
+                .map(|(name, v)| match v {
+                    serde_json::Value::String(s) if s == "pass" => format!("{name} {}", st.green("pass")),
+                    serde_json::Value::Object(o) if o.contains_key("fail") => format!("{name} {}", st.red("FAIL")),
+                    _ => format!("{name} -"),
+                })
+                .collect();
+            writeln!(out, "          {:<w$}  {} {}", "", st.dim("scanners:"), list.join(", "))?;
+        }
     }
     for warn in &p.warnings {
         writeln!(out, "{} {warn}", st.yellow("warning:"))?;

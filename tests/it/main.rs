@@ -3,6 +3,7 @@
 
 mod util;
 
+mod accounts;
 mod apply;
 mod common;
 mod faults;

@@ -198,3 +198,32 @@ fn cli_and_cwfix_see_the_same_filters() {
     assert_eq!(alarms.len(), 15);
     assert!(alarms.iter().all(|a| a["Period"] == 300 && a["Statistic"] == "Sum" && a["EvaluationPeriods"] == 1));
 }
+
+#[test]
+fn scanner_verdicts_and_satisfy() {
+    let moto = Moto::start();
+    moto.seed(&trail_scenario());
+    let p = run(&moto, &["plan", "-o", "json", "--subscribe", "email:sec@example.com"]).json();
+    // Every planned CIS filter gets a verdict per scanner; the CIS route-table text fails Prowler.
+    let rt = p["controls"].as_array().unwrap().iter().find(|c| c["id"] == "5.13").unwrap();
+    assert_eq!(rt["scanners"]["steampipe"], "pass", "{rt:#}");
+    assert!(rt["scanners"]["prowler"]["fail"].is_string(), "{rt:#}");
+
+    // Security Hub and Steampipe disagree on 5.1: two filters, each explained.
+    let both = run(&moto, &["plan", "-o", "json", "--subscribe", "email:sec@example.com", "--satisfy", "securityhub,steampipe"]).json();
+    let ids: Vec<&str> = both["controls"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"5.1") && ids.contains(&"5.1+scanner"), "{ids:?}");
+    let extra = both["controls"].as_array().unwrap().iter().find(|c| c["id"] == "5.1+scanner").unwrap();
+    assert!(extra["reason"].as_str().unwrap().contains('['), "the reason explains the extra filter: {extra:#}");
+    let pair: Vec<&serde_json::Value> = both["controls"].as_array().unwrap().iter().filter(|c| c["id"].as_str().unwrap().starts_with("5.1")).filter(|c| c["id"] == "5.1" || c["id"] == "5.1+scanner").collect();
+    assert!(pair.iter().any(|c| c["scanners"]["securityhub"] == "pass"));
+    assert!(pair.iter().any(|c| c["scanners"]["steampipe"] == "pass"));
+
+    // Prowler wants 21 Organizations event names; the written filter still covers CIS's 18.
+    let prowler = run(&moto, &["plan", "-o", "json", "--subscribe", "email:sec@example.com", "--satisfy", "prowler"]).json();
+    let org = prowler["changes"].as_array().unwrap().iter().find(|c| c["kind"] == "metric_filter" && c["control"] == "5.15").unwrap();
+    let text = org["after"]["filter_pattern"].as_str().unwrap();
+    assert!(text.contains("EnableAllFeatures") && text.contains("CancelHandshake"), "{text}");
+    let c = prowler["controls"].as_array().unwrap().iter().find(|c| c["id"] == "5.15").unwrap();
+    assert_eq!(c["scanners"]["prowler"], "pass", "{c:#}");
+}

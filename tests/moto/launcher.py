@@ -20,16 +20,26 @@ Test-only endpoints (never exist on AWS):
                                        -> {"confirmed": [subscription arns]}
   GET  /_cwfix/faults                  -> current fault config
   POST /_cwfix/faults                  body {"throttle_rate":0.3,"error_5xx_rate":0,"delay_ms":0,
-                                             "seed":1,"services":["logs"],"operations":["PutMetricFilter"]}
+                                             "seed":1,"services":["logs"],"operations":["PutMetricFilter"],
+                                             "deny":["sts:GetCallerIdentity"]}
                                        ({} clears; missing keys take defaults)
   GET  /_cwfix/calls                   -> {"calls": {svc: {op: n}}, "faults": {svc: {op: n}}, "total": n}
   POST /_cwfix/calls/reset
   GET  /_cwfix/health                  -> {"status": "ok"}
   POST /moto-api/reset                 moto's reset; also clears everything of ours (calls, paging
-                                       tokens, query definitions) and restores the startup faults.
+                                       tokens, query definitions), restores the startup faults and
+                                       turns IAM enforcement back to its startup setting (off).
+  POST /moto-api/reset-auth            body `0`: enforce IAM from now on; `inf`: stop enforcing
+                                       (any content type, e.g. `curl --data 0`). Denied calls get
+                                       the real service's error (AccessDeniedException for logs /
+                                       cloudtrail / kms, AccessDenied for cloudwatch and sts,
+                                       AuthorizationError for sns).
+
+Fault `deny`: ["sts:GetCallerIdentity", ...] answers those actions with the service's
+AccessDenied error without IAM (e.g. for GetCallerIdentity, which no IAM policy can deny on AWS).
 
 Requests carrying the header `X-Cwfix-Internal: 1` (seed.py sets it) bypass fault
-injection and are not counted, so seeding and dumping never disturb a test.
+injection and IAM enforcement and are not counted, so seeding and dumping never disturb a test.
 
 Environment: CWFIX_MOTO_FAULTS='{"throttle_rate":...}' sets the startup fault config.
 """
@@ -574,8 +584,8 @@ def request_id() -> str:
 def error_response(req: Req, status: int, code: str, message: str, sender: bool = True):
     """An AWS-shaped error for the request's protocol: (status line, headers, body)."""
     rid = request_id()
-    reasons = {400: "Bad Request", 500: "Internal Server Error", 501: "Not Implemented",
-               503: "Service Unavailable"}
+    reasons = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error",
+               501: "Not Implemented", 503: "Service Unavailable"}
     status_line = f"{status} {reasons.get(status, 'Error')}"
     fault = "Sender" if sender else "Receiver"
     if req.protocol == "cbor":
@@ -599,6 +609,113 @@ def error_response(req: Req, status: int, code: str, message: str, sender: bool 
         headers = [("Content-Type", "application/xml"), ("x-amz-request-id", rid)]
     headers.append(("Content-Length", str(len(body))))
     return status_line, headers, body
+
+
+# ---------------------------------------------------------------------------
+# IAM enforcement (`POST /moto-api/reset-auth`) with AWS-shaped errors
+# ---------------------------------------------------------------------------
+_STARTUP_AUTH = [float("inf")]  # set in main() from moto.settings
+
+
+def patch_iam() -> None:
+    from moto.iam import access_control as ac
+
+    # moto: builds the IAM action from the SigV4 signing name, so CloudWatch calls are checked
+    #       as `monitoring:DescribeAlarms` and a policy denying `cloudwatch:DescribeAlarms`
+    #       has no effect.
+    # AWS:  CloudWatch's IAM prefix is `cloudwatch` (the signing name stays `monitoring`).
+    orig_init = ac.IAMRequestBase.__init__
+
+    def init(self, *a, **kw):
+        orig_init(self, *a, **kw)
+        if self._action.startswith("monitoring:"):
+            self._action = "cloudwatch:" + self._action.split(":", 1)[1]
+
+    ac.IAMRequestBase.__init__ = init
+
+
+def auth_enforced() -> bool:
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    return ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
+
+
+def without_auth(fn):
+    """Runs fn with moto's IAM enforcement off (call with moto_lock held)."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    saved, count = settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count
+    settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+    try:
+        return fn()
+    finally:
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = saved
+        ActionAuthenticatorMixin.request_count = count
+
+
+def caller_arn(access_key: str) -> str:
+    try:
+        from moto.iam.models import get_account_id_from, iam_backends
+        acct = get_account_id_from(access_key)
+        key = iam_backends[acct]["aws"].access_keys.get(access_key)
+        if key is not None:
+            return key.arn
+        return f"arn:aws:iam::{acct}:root"
+    except Exception:
+        return "arn:aws:iam::123456789012:root"
+
+
+def access_denied_code(req: "Req") -> tuple:
+    """(HTTP status, error code) AWS uses for a denied action in this request's protocol."""
+    if req.protocol == "json" and req.service != "cloudwatch":
+        return 400, "AccessDeniedException"  # awsJson1_1: logs, cloudtrail, kms
+    if req.service == "sns":
+        return 403, "AuthorizationError"     # SNS's own code (query protocol)
+    return 403, "AccessDenied"               # sts (query), cloudwatch (CBOR / query-compatible)
+
+
+def auth_code(req: "Req", moto_code: str, moto_status: int) -> tuple:
+    """Maps moto's IAM enforcement error code to (status, code) as the real service answers."""
+    json_proto = req.protocol == "json" and req.service != "cloudwatch"
+    if moto_code == "AccessDenied":
+        return access_denied_code(req)
+    if moto_code == "InvalidClientTokenId":
+        # awsJson services answer UnrecognizedClientException; query/CBOR ones InvalidClientTokenId.
+        return (400, "UnrecognizedClientException") if json_proto else (403, "InvalidClientTokenId")
+    if moto_code == "SignatureDoesNotMatch":
+        return (400, "InvalidSignatureException") if json_proto else (403, "SignatureDoesNotMatch")
+    return moto_status, moto_code
+
+
+_AUTH_CODES = {"AccessDenied", "InvalidClientTokenId", "SignatureDoesNotMatch"}
+
+
+def auth_error_as_aws(req: "Req", status: str, headers: list, body: bytes) -> tuple:
+    """Rewrites moto's IAM enforcement errors into the request's protocol.
+
+    moto: IAM enforcement raises AccessDenied / InvalidClientTokenId / SignatureDoesNotMatch as
+          an XML body (`<ErrorResponse><Errors><Error><Code>AccessDenied</Code>...`) with HTTP
+          403 for every service, JSON-protocol ones included, so an awsJson client finds no
+          `__type` and sees an unmodeled "403" (boto3 reports code "403"; the Rust SDK cannot
+          classify it as AccessDenied).
+    AWS:  awsJson1_1 (logs, cloudtrail, kms): HTTP 400 `{"__type": "AccessDeniedException",
+          "message": "User: arn:... is not authorized to perform: logs:DescribeMetricFilters ..."}`;
+          query protocol: XML `<Error><Code>` with AuthorizationError (SNS's code) or AccessDenied
+          (STS), HTTP 403; invalid keys: UnrecognizedClientException (awsJson) /
+          InvalidClientTokenId (query).
+    """
+    code = int(status.split()[0])
+    if code not in (401, 403) or req.protocol not in ("json", "query"):
+        return status, headers, body
+    if body[:200].lstrip()[:1] != b"<":
+        return status, headers, body
+    m = re.search(rb"<Code>([^<]+)</Code>", body)
+    if not m or m.group(1).decode() not in _AUTH_CODES:
+        return status, headers, body
+    mm = re.search(rb"<Message>([^<]*)</Message>", body)
+    msg = mm.group(1).decode("utf-8", "replace") if mm else ""
+    st, aws_code = auth_code(req, m.group(1).decode(), code)
+    return error_response(req, st, aws_code, msg, sender=True)
 
 
 # Throttling / server error codes per service, as the real services return them and as the
@@ -626,7 +743,7 @@ def server_error_code(req: Req) -> tuple:
 # Fault injection + call counting
 # ---------------------------------------------------------------------------
 DEFAULT_FAULTS = {"throttle_rate": 0.0, "error_5xx_rate": 0.0, "delay_ms": 0, "seed": None,
-                  "services": [], "operations": []}
+                  "services": [], "operations": [], "deny": []}
 
 
 class Faults:
@@ -649,6 +766,10 @@ class Faults:
         c["delay_ms"] = int(c["delay_ms"] or 0)
         c["services"] = list(c["services"] or [])
         c["operations"] = list(c["operations"] or [])
+        c["deny"] = list(c["deny"] or [])
+        for a in c["deny"]:
+            if not isinstance(a, str) or ":" not in a:
+                raise ValueError(f"deny entries are IAM actions like sts:GetCallerIdentity, not {a!r}")
         with self.lock:
             self.cfg = c
             self.rng = random.Random(c["seed"])
@@ -678,6 +799,9 @@ class Faults:
             c = self.cfg
             applies = (not c["services"] or req.service in c["services"]) and \
                       (not c["operations"] or req.operation in c["operations"])
+            if f"{req.service}:{req.operation}" in c["deny"]:
+                # `deny` is independent of services/operations (which scope the random faults).
+                return (c["delay_ms"] / 1000.0 if applies else 0.0), "deny"
             if not applies:
                 return 0.0, None
             fault = None
@@ -897,6 +1021,8 @@ class CwfixMiddleware:
                 out = run_app(self.app, environ)
                 self.reset_own_state()
             return out
+        if path.rstrip("/") == "/moto-api/reset-auth" and method == "POST":
+            return self.reset_auth(environ)
         if path.startswith("/moto-api"):
             with self.moto_lock:
                 return run_app(self.app, environ)
@@ -906,6 +1032,8 @@ class CwfixMiddleware:
             delay, fault = self.faults.on_request(req)
             if delay:
                 time.sleep(delay)
+            if fault == "deny":
+                return self.injected_access_denied(req)
             if fault == "throttle":
                 st, code, msg = throttle_code(req)
                 return error_response(req, st, code, msg, sender=True)
@@ -924,14 +1052,18 @@ class CwfixMiddleware:
 
         if req.protocol == "cbor":
             return self.cbor_bridge(req, environ)
-        return self.call_moto(req, environ)
+        return auth_error_as_aws(req, *self.call_moto(req, environ))
 
-    def call_moto(self, req: "Req", environ) -> tuple:
+    def call_moto(self, req: "Req", environ, skip_auth: bool = False) -> tuple:
         # moto raises NotImplementedError for operations it lacks, which escapes Flask as an
         # HTML 500 (the SDK would retry it). Answer in the request's protocol with 501, which
         # no SDK retries, naming the operation.
         try:
             with self.moto_lock:
+                # Seeding/dumping (X-Cwfix-Internal) is never subject to IAM enforcement, and
+                # the CBOR bridge has already authorized the original request itself.
+                if (skip_auth or req.internal) and auth_enforced():
+                    return without_auth(lambda: run_app(self.app, environ))
                 return run_app(self.app, environ)
         except NotImplementedError:
             log.warning("moto does not implement %s %s", req.service, req.operation)
@@ -947,6 +1079,71 @@ class CwfixMiddleware:
         _GENERATION[0] += 1
         self.faults.restore()
         self.qdefs.reset()
+        # moto's reset wipes the IAM users but keeps enforcement on, which would leave a server
+        # that refuses every request; a reset returns to the startup setting (auth off unless
+        # INITIAL_NO_AUTH_ACTION_COUNT was set in the environment).
+        from moto import settings
+        from moto.core.authorization import ActionAuthenticatorMixin
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = _STARTUP_AUTH[0]
+        ActionAuthenticatorMixin.request_count = 0
+
+    def reset_auth(self, environ) -> tuple:
+        # moto: reset-auth does `float(request.data)`. Flask leaves `request.data` empty for a
+        #       form content type, which is what `curl --data 0` sends, so the documented call
+        #       failed with "could not convert string to float: ''" (and an empty body likewise).
+        # Here: the body is read whatever its content type, validated, and handed to moto as
+        #       text/plain. `0` enforces IAM on every later request, `inf` turns it off.
+        raw = Req._read_body(environ).decode("utf-8", "replace").strip()
+        try:
+            float(raw)
+        except ValueError:
+            return self._json(400, {"error": "reset-auth: the body must be a number: 0 enforces IAM "
+                                              "from the next request on, inf turns enforcement off",
+                                    "got": raw[:100]})
+        env = dict(environ)
+        body = raw.encode()
+        env["CONTENT_TYPE"] = "text/plain"
+        env["CONTENT_LENGTH"] = str(len(body))
+        env["wsgi.input"] = io.BytesIO(body)
+        with self.moto_lock:
+            return run_app(self.app, env)
+
+    def injected_access_denied(self, req: "Req") -> tuple:
+        """The fault `deny`: AccessDenied for an action no IAM policy can deny on AWS
+        (sts:GetCallerIdentity), or without setting up IAM enforcement."""
+        action = f"{req.service}:{req.operation}"
+        user = caller_arn(req.access_key)
+        st, code = access_denied_code(req)
+        return error_response(req, st, code, f"User: {user} is not authorized to perform: {action} "
+                                             "(cwfix test bed: injected fault)")
+
+    def cbor_authorize(self, req: "Req", environ):
+        """IAM enforcement for a CBOR request, on the request as the client signed it.
+        Returns None (allowed) or an error response."""
+        # moto: would check the signature of the JSON 1.0 request the bridge re-issues (other
+        #       path, body and headers than the client signed) -> SignatureDoesNotMatch for every
+        #       call, and it would check the action `monitoring:<Op>` (the signing name).
+        # AWS:  the action is `cloudwatch:<Op>`; a denied call is 403 with code AccessDenied
+        #       (CBOR body `__type` and `x-amzn-query-error: AccessDenied;Sender`).
+        from moto.core.exceptions import _RESTError as RESTError
+        from moto.iam.access_control import IAMRequest
+        from moto.iam.models import get_account_id_from
+        from werkzeug.datastructures import EnvironHeaders
+        headers = EnvironHeaders(environ)
+        if "Authorization" not in headers:
+            return None
+        with self.moto_lock:
+            try:
+                r = IAMRequest(account_id=get_account_id_from(req.access_key), method=req.method,
+                               path=req.path, data={}, body=req.body, headers=headers,
+                               action=req.operation)
+                r._action = f"cloudwatch:{req.operation}"
+                r.check_signature()
+                r.check_action_permitted("*")
+            except RESTError as e:
+                st, code = auth_code(req, e.error_type, e.code)
+                return error_response(req, st, code, e.message)
+        return None
 
     def control(self, method: str, path: str, environ) -> tuple:
         req_body = Req._read_body(environ)
@@ -991,6 +1188,10 @@ class CwfixMiddleware:
             payload = cbor_to_json(decoded) or {}
         except Exception as e:
             return error_response(req, 400, "SerializationException", f"cannot decode CBOR body: {e}")
+        if not req.internal and auth_enforced():
+            denied = self.cbor_authorize(req, environ)
+            if denied is not None:
+                return denied
         jbody = json.dumps(payload).encode()
         env = dict(environ)
         env["PATH_INFO"] = "/"
@@ -1000,7 +1201,7 @@ class CwfixMiddleware:
         env["wsgi.input"] = io.BytesIO(jbody)
         env.pop("HTTP_SMITHY_PROTOCOL", None)
         env["HTTP_ACCEPT"] = "application/json"
-        status, headers, out = self.call_moto(req, env)
+        status, headers, out = self.call_moto(req, env, skip_auth=True)
         if headers and any(k.lower() == "smithy-protocol" for k, _ in headers):
             return status, headers, out  # already a CBOR error from call_moto
         code = int(status.split()[0])
@@ -1049,6 +1250,7 @@ def build_app(faults: Faults):
     patch_cloudwatch()
     patch_sns()
     patch_cloudtrail()
+    patch_iam()
     moto_app = DomainDispatcherApplication(create_backend_app)
     return CwfixMiddleware(moto_app, faults)
 
@@ -1068,6 +1270,8 @@ def main() -> int:
     if args.quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
+    from moto import settings as moto_settings
+    _STARTUP_AUTH[0] = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
     startup = {}
     if os.environ.get("CWFIX_MOTO_FAULTS"):
         startup = json.loads(os.environ["CWFIX_MOTO_FAULTS"])

@@ -40,6 +40,7 @@ false to leave an email/http(s) subscription pending.
 import argparse
 import datetime
 import json
+import os
 import sys
 import urllib.request
 
@@ -63,7 +64,11 @@ class Bed:
         if key not in self._clients:
             c = boto3.client(
                 service, region_name=region, endpoint_url=self.url,
-                aws_access_key_id="testing", aws_secret_access_key="testing",
+                # Dummy keys unless the caller passes others (e.g. an assumed role's, to
+                # seed a second account: moto keeps one state per account).
+                aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "testing",
+                aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "testing",
+                aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
                 config=Config(retries={"max_attempts": 3, "mode": "standard"},
                               s3={"addressing_style": "path"}),
             )
