@@ -4,8 +4,8 @@
 
 use crate::aws::{self, CloudApi, NewTopic};
 use crate::journal::{self, Record, RunWriter};
-use crate::model::{Alarm, MetricFilter};
-use crate::plan::{Plan, Resource, SubscriptionSpec, TopicSpec};
+use crate::model::{Alarm, MetricFilter, QueryDefinition};
+use crate::plan::{Plan, Resource, RetentionSpec, SubscriptionSpec, TopicSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -21,6 +21,10 @@ pub enum Op {
     DeleteMetricFilter { log_group_name: String, filter_name: String },
     PutMetricAlarm { alarm: Alarm },
     DeleteAlarm { alarm_name: String },
+    PutQueryDefinition { definition: QueryDefinition },
+    DeleteQueryDefinition { query_definition_id: String, name: String },
+    PutRetentionPolicy { log_group_name: String, retention_in_days: i32 },
+    DeleteRetentionPolicy { log_group_name: String },
 }
 
 impl Op {
@@ -34,6 +38,10 @@ impl Op {
             Op::DeleteMetricFilter { .. } => "delete metric filter",
             Op::PutMetricAlarm { .. } => "put metric alarm",
             Op::DeleteAlarm { .. } => "delete alarm",
+            Op::PutQueryDefinition { .. } => "put query definition",
+            Op::DeleteQueryDefinition { .. } => "delete query definition",
+            Op::PutRetentionPolicy { .. } => "put retention policy",
+            Op::DeleteRetentionPolicy { .. } => "delete retention policy",
         }
     }
 }
@@ -58,6 +66,13 @@ pub fn steps_from_plan(plan: &Plan) -> Vec<Step> {
                 Resource::SnsSubscription(s) => Op::Subscribe { subscription: s.clone() },
                 Resource::MetricFilter(f) => Op::PutMetricFilter { filter: f.clone() },
                 Resource::MetricAlarm(a) => Op::PutMetricAlarm { alarm: a.clone() },
+                Resource::QueryDefinition(q) => Op::PutQueryDefinition { definition: q.clone() },
+                Resource::LogRetention(RetentionSpec { log_group_name, retention_in_days: Some(d) }) => {
+                    Op::PutRetentionPolicy { log_group_name: log_group_name.clone(), retention_in_days: *d }
+                }
+                Resource::LogRetention(RetentionSpec { log_group_name, retention_in_days: None }) => {
+                    Op::DeleteRetentionPolicy { log_group_name: log_group_name.clone() }
+                }
             };
             Step {
                 address: c.address.clone(),
@@ -123,6 +138,15 @@ async fn call(api: &impl CloudApi, step: &Step) -> aws::Result<Option<Value>> {
         Op::DeleteMetricFilter { log_group_name, filter_name } => api.delete_metric_filter(r, log_group_name, filter_name).await.map(|_| None),
         Op::PutMetricAlarm { alarm } => api.put_metric_alarm(r, alarm).await.map(|_| None),
         Op::DeleteAlarm { alarm_name } => api.delete_alarm(r, alarm_name).await.map(|_| None),
+        Op::PutQueryDefinition { definition } => {
+            let id = api.put_query_definition(r, definition).await?;
+            Ok(Some(serde_json::json!({ "query_definition_id": id })))
+        }
+        Op::DeleteQueryDefinition { query_definition_id, .. } => api.delete_query_definition(r, query_definition_id).await.map(|_| None),
+        Op::PutRetentionPolicy { log_group_name, retention_in_days } => {
+            api.put_retention_policy(r, log_group_name, *retention_in_days).await.map(|_| None)
+        }
+        Op::DeleteRetentionPolicy { log_group_name } => api.delete_retention_policy(r, log_group_name).await.map(|_| None),
     }
 }
 

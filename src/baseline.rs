@@ -23,6 +23,7 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("securityhub", include_str!("../baselines/securityhub.toml")),
     ("cloudguard-ssm", include_str!("../baselines/cloudguard-ssm.toml")),
     ("important-metrics", include_str!("../baselines/important-metrics.toml")),
+    ("hunting", include_str!("../baselines/hunting.toml")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +115,17 @@ pub struct Control {
     pub must_pass: Vec<String>,
 }
 
+/// A saved CloudWatch Logs Insights query the baseline wants on the trail's log group.
+/// `${account}` in the query is replaced by the account id at plan time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedQuery {
+    pub name: String,
+    pub query: String,
+}
+
+/// Retention values CloudWatch Logs accepts (PutRetentionPolicy).
+pub const RETENTION_DAYS: &[i32] = &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
 /// A validated, fully resolved baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Baseline {
@@ -127,6 +139,10 @@ pub struct Baseline {
     pub alarm: AlarmSettings,
     pub notification: Notification,
     pub controls: Vec<Control>,
+    /// Saved Insights queries for threat hunting, scoped to the trail's log group.
+    pub queries: Vec<SavedQuery>,
+    /// The least retention the trail's log group must keep (days); `None` = not checked.
+    pub min_retention_days: Option<i32>,
 }
 
 // ---- raw file shape -------------------------------------------------------------------------
@@ -152,6 +168,16 @@ struct RawBaseline {
     notification: Option<RawNotification>,
     #[serde(default)]
     controls: Vec<RawControl>,
+    #[serde(default)]
+    queries: Vec<SavedQuery>,
+    #[serde(default)]
+    log_group: RawLogGroup,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogGroup {
+    min_retention_days: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -211,6 +237,8 @@ struct Resolved {
     namespace: Option<String>,
     notification: RawNotification,
     controls: Vec<Draft>,
+    queries: Vec<SavedQuery>,
+    min_retention_days: Option<i32>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -279,6 +307,8 @@ fn resolve(text: &str, origin: &str, dir: Option<&Path>, seen: &mut BTreeSet<Str
             namespace: None,
             notification: RawNotification::default(),
             controls: vec![],
+            queries: vec![],
+            min_retention_days: None,
         },
         Some(parent) => {
             let parent_name = parent.get_ref();
@@ -332,6 +362,12 @@ fn resolve(text: &str, origin: &str, dir: Option<&Path>, seen: &mut BTreeSet<Str
             subscriptions: n.subscriptions.or(base.notification.subscriptions),
         };
     }
+    for q in raw.queries {
+        // A child's query replaces the parent's of the same name.
+        base.queries.retain(|x| x.name != q.name);
+        base.queries.push(q);
+    }
+    base.min_retention_days = raw.log_group.min_retention_days.or(base.min_retention_days);
     for c in raw.controls {
         let id = c.id.get_ref().clone();
         if let Some(existing) = base.controls.iter_mut().find(|d| d.raw.id.get_ref() == &id) {
@@ -380,8 +416,18 @@ fn resolve(text: &str, origin: &str, dir: Option<&Path>, seen: &mut BTreeSet<Str
 fn validate(r: Resolved, origin: &str) -> Result<Baseline, Error> {
     let invalid = |line: Option<usize>, message: String| Error::Invalid { path: origin.to_string(), line, message };
     let name = r.name.clone().ok_or_else(|| invalid(Some(1), "missing `name`".into()))?;
-    if r.controls.is_empty() {
-        return Err(invalid(None, "the baseline has no controls".into()));
+    if r.controls.is_empty() && r.queries.is_empty() && r.min_retention_days.is_none() {
+        return Err(invalid(None, "the baseline has no controls, queries or retention requirement".into()));
+    }
+    if let Some(d) = r.min_retention_days {
+        if !RETENTION_DAYS.contains(&d) {
+            return Err(invalid(None, format!("log_group.min_retention_days {d} is not a value CloudWatch Logs accepts ({RETENTION_DAYS:?})")));
+        }
+    }
+    for q in &r.queries {
+        if q.name.trim().is_empty() || q.name.len() > 255 || q.query.trim().is_empty() || q.query.len() > 10_000 {
+            return Err(invalid(None, format!("queries: `{}` needs a name (1-255 characters) and a query (1-10000 characters)", q.name)));
+        }
     }
     let defaults = AlarmSettings::default();
     let alarm = AlarmSettings {
@@ -496,6 +542,8 @@ fn validate(r: Resolved, origin: &str) -> Result<Baseline, Error> {
         alarm,
         notification: Notification { topic, kms_key: r.notification.kms_key, subscriptions },
         controls,
+        queries: r.queries,
+        min_retention_days: r.min_retention_days,
     })
 }
 
@@ -511,6 +559,8 @@ impl Baseline {
                 "id": c.id, "pattern": c.pattern.canonical(), "metric_name": c.metric_name,
                 "namespace": c.namespace, "filter_name": c.filter_name, "alarm_name": c.alarm_name,
             })).collect::<Vec<_>>(),
+            "queries": self.queries,
+            "min_retention_days": self.min_retention_days,
         });
         let digest = Sha256::digest(doc.to_string().as_bytes());
         digest.iter().take(16).map(|b| format!("{b:02x}")).collect()

@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Clone)]
 pub struct Scope {
     pub regions: Vec<String>,
+    /// Whether the baseline has saved queries (only then are they listed).
+    pub queries: bool,
     /// The baseline's customer managed key for new topics, if any.
     pub kms_key: Option<String>,
     /// The baseline's notification topic, so an existing one is found by name.
@@ -233,6 +235,18 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
             }
         }
     }
+    // 6. Saved Insights queries, when the baseline manages some.
+    let mut queries = Vec::new();
+    if scope.queries {
+        let reads = join_all(chain_regions.iter().map(|r| async move { (r, api.query_definitions(r).await) })).await;
+        for (r, res) in reads {
+            match res {
+                Ok(list) => queries.extend(list.into_iter().map(|q| (r.clone(), q))),
+                Err(e) if e.is_fatal() => return Err(e.into()),
+                Err(e) => gaps.push(gap(r, &e, "query definitions")),
+            }
+        }
+    }
     alarms.sort_by(|a, b| (&a.region, &a.alarm.alarm_name).cmp(&(&b.region, &b.alarm.alarm_name)));
     topic_arns.sort();
     gaps.sort_by(|a, b| (&a.region, &a.action, &a.resource).cmp(&(&b.region, &b.action, &b.resource)));
@@ -246,6 +260,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
         alarms,
         topics,
         topic_arns,
+        queries,
         kms_keys,
         gaps,
     })

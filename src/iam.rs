@@ -15,6 +15,7 @@ pub const READ_ACTIONS: &[&str] = &[
     "sns:ListTopics",
     "sns:GetTopicAttributes",
     "sns:ListSubscriptionsByTopic",
+    "logs:DescribeQueryDefinitions",
     "kms:DescribeKey",
     "kms:GetKeyPolicy",
 ];
@@ -31,6 +32,10 @@ pub const WRITE_ACTIONS: &[&str] = &[
     "logs:DeleteMetricFilter",
     "cloudwatch:PutMetricAlarm",
     "cloudwatch:DeleteAlarms",
+    "logs:PutQueryDefinition",
+    "logs:DeleteQueryDefinition",
+    "logs:PutRetentionPolicy",
+    "logs:DeleteRetentionPolicy",
 ];
 
 /// Which command the policy is for.
@@ -53,8 +58,14 @@ pub fn policy(mode: Mode) -> Value {
         statements.push(json!({
             "Sid": "CwfixMetricFilters",
             "Effect": "Allow",
-            "Action": ["logs:PutMetricFilter", "logs:DeleteMetricFilter"],
+            "Action": ["logs:PutMetricFilter", "logs:DeleteMetricFilter", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy"],
             "Resource": "arn:aws:logs:*:*:log-group:*"
+        }));
+        statements.push(json!({
+            "Sid": "CwfixSavedQueries",
+            "Effect": "Allow",
+            "Action": ["logs:PutQueryDefinition", "logs:DeleteQueryDefinition"],
+            "Resource": "*"
         }));
         statements.push(json!({
             "Sid": "CwfixAlarms",

@@ -262,6 +262,18 @@ pub fn kms_missing_for_cloudwatch(policy: &str) -> Vec<&'static str> {
     missing
 }
 
+/// A saved CloudWatch Logs Insights query (PutQueryDefinition), scoped to log groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryDefinition {
+    pub name: String,
+    pub query_string: String,
+    #[serde(default)]
+    pub log_group_names: Vec<String>,
+    /// Assigned by AWS; `None` for one not yet created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_definition_id: Option<String>,
+}
+
 /// Log group facts: existence, retention, and every metric filter on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogGroup {
@@ -300,6 +312,9 @@ pub struct Snapshot {
     /// All topic ARNs listed in the scanned regions (for name lookup).
     #[serde(default)]
     pub topic_arns: Vec<String>,
+    /// Saved Insights queries in the chain's regions, with their region.
+    #[serde(default)]
+    pub queries: Vec<(String, QueryDefinition)>,
     /// KMS keys of the topics that matter and of the baseline.
     #[serde(default)]
     pub kms_keys: Vec<KmsKey>,

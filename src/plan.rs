@@ -4,7 +4,7 @@
 //! the same structure, so what apply does is exactly what was shown.
 
 use crate::baseline::{AlarmSettings, Baseline, Control, TopicRef, WantedSubscription};
-use crate::model::{Alarm, Gap, LogGroup, LogGroupRef, MetricFilter, MetricTransformation, Snapshot, Topic, Trail};
+use crate::model::{Alarm, Gap, LogGroup, LogGroupRef, MetricFilter, MetricTransformation, QueryDefinition, Snapshot, Topic, Trail};
 use crate::pattern::{self, Coverage};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -33,6 +33,8 @@ pub enum Kind {
     SnsSubscription,
     MetricFilter,
     MetricAlarm,
+    LogRetention,
+    QueryDefinition,
 }
 
 impl Kind {
@@ -42,6 +44,8 @@ impl Kind {
             Kind::SnsSubscription => "sns_subscription",
             Kind::MetricFilter => "metric_filter",
             Kind::MetricAlarm => "metric_alarm",
+            Kind::LogRetention => "log_retention",
+            Kind::QueryDefinition => "query_definition",
         }
     }
 }
@@ -70,6 +74,13 @@ pub struct SubscriptionSpec {
     pub endpoint: String,
 }
 
+/// A log group's retention (`None` = never expire).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetentionSpec {
+    pub log_group_name: String,
+    pub retention_in_days: Option<i32>,
+}
+
 /// The definition of a resource before or after a change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -77,7 +88,9 @@ pub enum Resource {
     MetricFilter(MetricFilter),
     MetricAlarm(Alarm),
     SnsTopic(TopicSpec),
+    QueryDefinition(QueryDefinition),
     SnsSubscription(SubscriptionSpec),
+    LogRetention(RetentionSpec),
 }
 
 /// One attribute that changes, for `~ field = before -> after` lines.
@@ -840,6 +853,120 @@ pub fn topic_policy(topic_arn: &str, account: &str, partition: &str, region: &st
     .to_string()
 }
 
+/// Verdicts and changes for the baseline's log-retention requirement and saved queries.
+fn log_group_extras(baseline: &Baseline, snap: &Snapshot, lg: Option<&LogGroup>, controls: &[ControlVerdict]) -> Vec<(ControlVerdict, Vec<Change>)> {
+    let mut out = Vec::new();
+    let verdict = |id: String, title: String, status: Status, reason: String, changes: &[Change]| ControlVerdict {
+        id,
+        title,
+        status,
+        reason,
+        via: None,
+        changes: changes.iter().map(|c| c.address.clone()).collect(),
+        scanners: BTreeMap::new(),
+    };
+    // Without a usable log group these share the controls' verdict (no trail, other account, ...).
+    let no_chain = || {
+        controls
+            .first()
+            .map(|c| (c.status, c.reason.clone()))
+            .unwrap_or((Status::Blocked, "no trail delivers to a CloudWatch Logs log group".into()))
+    };
+    if let Some(min) = baseline.min_retention_days {
+        let id = "retention".to_string();
+        let title = format!("Trail log group keeps events at least {min} days");
+        match lg {
+            None => {
+                let (st, why) = no_chain();
+                out.push((verdict(id, title, st, why, &[]), vec![]));
+            }
+            Some(lg) => match lg.retention_in_days {
+                None => out.push((verdict(id, title, Status::Compliant, format!("`{}` never expires events", lg.group.name), &[]), vec![])),
+                Some(d) if d >= min => out.push((verdict(id, title, Status::Compliant, format!("`{}` keeps events {d} days", lg.group.name), &[]), vec![])),
+                Some(d) => {
+                    let before = RetentionSpec { log_group_name: lg.group.name.clone(), retention_in_days: Some(d) };
+                    let after = RetentionSpec { log_group_name: lg.group.name.clone(), retention_in_days: Some(min) };
+                    let reason = format!("`{}` keeps events only {d} days (want at least {min})", lg.group.name);
+                    let ch = Change {
+                        address: format!("log_retention.{}", lg.group.name),
+                        kind: Kind::LogRetention,
+                        action: Action::Update,
+                        region: lg.group.region.clone(),
+                        control: Some(id.clone()),
+                        controls: vec![id.clone()],
+                        reason: reason.clone(),
+                        fields: field_changes(&before, &after),
+                        before: Some(Resource::LogRetention(before)),
+                        after: Resource::LogRetention(after),
+                    };
+                    out.push((verdict(id, title, Status::Changes, reason, std::slice::from_ref(&ch)), vec![ch]));
+                }
+            },
+        }
+    }
+    for q in &baseline.queries {
+        let id = format!("query:{}", q.name);
+        let title = format!("Saved Insights query `{}`", q.name);
+        let Some(lg) = lg else {
+            let (st, why) = no_chain();
+            out.push((verdict(id, title, st, why, &[]), vec![]));
+            continue;
+        };
+        let region = &lg.group.region;
+        if let Some(g) = snap.gaps.iter().find(|g| &g.region == region && g.action == "logs:DescribeQueryDefinitions") {
+            out.push((verdict(id, title, Status::Unknown, format!("cannot list saved queries: {}", g.error), &[]), vec![]));
+            continue;
+        }
+        let text = q.query.replace("${account}", &snap.account);
+        let existing = snap.queries.iter().filter(|(r, x)| r == region && x.name == q.name).map(|(_, x)| x).next();
+        let address = format!("query_definition.{}", q.name);
+        match existing {
+            Some(x) if x.query_string == text && x.log_group_names.contains(&lg.group.name) => {
+                out.push((verdict(id, title, Status::Compliant, format!("saved on `{}`", lg.group.name), &[]), vec![]));
+            }
+            Some(x) => {
+                let mut after = x.clone();
+                after.query_string = text;
+                if !after.log_group_names.contains(&lg.group.name) {
+                    after.log_group_names.push(lg.group.name.clone());
+                }
+                let reason = if x.query_string != after.query_string { "its query text differs from the baseline's" } else { "it is not scoped to the trail's log group" };
+                let ch = Change {
+                    address,
+                    kind: Kind::QueryDefinition,
+                    action: Action::Update,
+                    region: region.clone(),
+                    control: Some(id.clone()),
+                    controls: vec![id.clone()],
+                    reason: reason.into(),
+                    fields: field_changes(x, &after),
+                    before: Some(Resource::QueryDefinition(x.clone())),
+                    after: Resource::QueryDefinition(after),
+                };
+                out.push((verdict(id, title, Status::Changes, reason.into(), std::slice::from_ref(&ch)), vec![ch]));
+            }
+            None => {
+                let after = QueryDefinition { name: q.name.clone(), query_string: text, log_group_names: vec![lg.group.name.clone()], query_definition_id: None };
+                let reason = "no saved query of this name".to_string();
+                let ch = Change {
+                    address,
+                    kind: Kind::QueryDefinition,
+                    action: Action::Create,
+                    region: region.clone(),
+                    control: Some(id.clone()),
+                    controls: vec![id.clone()],
+                    reason: reason.clone(),
+                    fields: vec![],
+                    before: None,
+                    after: Resource::QueryDefinition(after),
+                };
+                out.push((verdict(id, title, Status::Changes, reason, std::slice::from_ref(&ch)), vec![ch]));
+            }
+        }
+    }
+    out
+}
+
 /// Makes the plan. Pure: the same inputs give the same plan, byte for byte.
 pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
     let ctx = Ctx { baseline, snap };
@@ -986,6 +1113,13 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
             scanners,
         });
     }
+    // Log retention and saved queries live on the chain's log group too.
+    for (verdict, changes) in log_group_extras(baseline, snap, primary.map(|(_, lg)| lg), &verdicts) {
+        for ch in changes {
+            all_changes.push(ch);
+        }
+        verdicts.push(verdict);
+    }
     // Apply order: topics, subscriptions, filters, alarms; by address within a kind.
     let order = |c: &Change| baseline.controls.iter().position(|x| Some(&x.id) == c.control.as_ref()).unwrap_or(usize::MAX);
     all_changes.sort_by(|a, b| (a.kind, order(a), &a.address).cmp(&(b.kind, order(b), &b.address)));
@@ -1052,6 +1186,7 @@ mod tests {
             alarms: alarms.into_iter().map(|alarm| RegionalAlarm { region: "us-east-1".into(), alarm }).collect(),
             topic_arns: topics.iter().map(|t| t.topic_arn.clone()).collect(),
             topics,
+            queries: vec![],
             kms_keys: vec![],
             gaps: vec![],
         }

@@ -7,8 +7,8 @@
 use crate::apply::{Op, Step};
 use crate::aws::{self, CloudApi};
 use crate::journal::{Record, RunLog};
-use crate::model::{Alarm, MetricFilter, Subscription};
-use crate::plan::TopicSpec;
+use crate::model::{Alarm, MetricFilter, QueryDefinition, Subscription};
+use crate::plan::{RetentionSpec, TopicSpec};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -262,6 +262,86 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                 }
                 let spec = TopicSpec { topic_arn: arn.clone(), ..topic.clone() };
                 push(Op::DeleteTopic { topic_arn: arn }, serde_json::to_value(&spec).ok(), "created by the run".into());
+            }
+            Op::PutQueryDefinition { definition } => {
+                let live_all = api.query_definitions(&r).await?;
+                let id = it
+                    .result
+                    .as_ref()
+                    .and_then(|v| v.get("query_definition_id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| definition.query_definition_id.clone());
+                // Without a recorded id (the run died), the query is recognised by its content.
+                let cur = match &id {
+                    Some(id) => live_all.iter().find(|q| q.query_definition_id.as_deref() == Some(id.as_str())).cloned(),
+                    None => live_all
+                        .iter()
+                        .find(|q| q.name == definition.name && q.query_string == definition.query_string && q.log_group_names == definition.log_group_names)
+                        .cloned(),
+                };
+                let before: Option<QueryDefinition> = from_value(&it.before);
+                let strip = |q: &QueryDefinition| QueryDefinition { query_definition_id: None, ..q.clone() };
+                match cur {
+                    None => plan.unchanged.push((it.address.clone(), "no such saved query".into())),
+                    Some(c) if before.as_ref().map(strip) == Some(strip(&c)) => plan.unchanged.push((it.address.clone(), "already as before the run".into())),
+                    Some(c) if strip(&c) != strip(definition) && !force => {
+                        plan.skipped.push((it.address.clone(), "changed since the run; use --force to restore it anyway".into()))
+                    }
+                    Some(c) => {
+                        let cid = c.query_definition_id.clone().unwrap_or_default();
+                        match before {
+                            None => push(
+                                Op::DeleteQueryDefinition { query_definition_id: cid, name: c.name.clone() },
+                                serde_json::to_value(&c).ok(),
+                                "created by the run".into(),
+                            ),
+                            Some(b) => push(
+                                Op::PutQueryDefinition { definition: QueryDefinition { query_definition_id: Some(cid), ..b } },
+                                serde_json::to_value(&c).ok(),
+                                "restore the definition from before the run".into(),
+                            ),
+                        }
+                    }
+                }
+            }
+            Op::DeleteQueryDefinition { name, .. } => {
+                let live_all = api.query_definitions(&r).await?;
+                match from_value::<QueryDefinition>(&it.before) {
+                    Some(b) if !live_all.iter().any(|q| q.name == *name && q.query_string == b.query_string) => push(
+                        Op::PutQueryDefinition { definition: QueryDefinition { query_definition_id: None, ..b } },
+                        None,
+                        "deleted by the run".into(),
+                    ),
+                    _ => plan.unchanged.push((it.address.clone(), "already present".into())),
+                }
+            }
+            Op::PutRetentionPolicy { log_group_name, retention_in_days } => {
+                let cur = api.log_group(&r, log_group_name).await?.flatten();
+                let before: Option<RetentionSpec> = from_value(&it.before);
+                let before_days = before.and_then(|b| b.retention_in_days);
+                if cur == before_days {
+                    plan.unchanged.push((it.address.clone(), "already as before the run".into()));
+                } else if cur != Some(*retention_in_days) && !force {
+                    plan.skipped.push((it.address.clone(), "changed since the run; use --force to restore it anyway".into()));
+                } else {
+                    let cur_v = serde_json::to_value(RetentionSpec { log_group_name: log_group_name.clone(), retention_in_days: cur }).ok();
+                    match before_days {
+                        Some(d) => push(Op::PutRetentionPolicy { log_group_name: log_group_name.clone(), retention_in_days: d }, cur_v, "restore the retention from before the run".into()),
+                        None => push(Op::DeleteRetentionPolicy { log_group_name: log_group_name.clone() }, cur_v, "the log group never expired events before the run".into()),
+                    }
+                }
+            }
+            Op::DeleteRetentionPolicy { log_group_name } => {
+                let cur = api.log_group(&r, log_group_name).await?.flatten();
+                match from_value::<RetentionSpec>(&it.before).and_then(|b| b.retention_in_days) {
+                    Some(d) if cur.is_none() => push(
+                        Op::PutRetentionPolicy { log_group_name: log_group_name.clone(), retention_in_days: d },
+                        None,
+                        "retention removed by the run".into(),
+                    ),
+                    _ => plan.unchanged.push((it.address.clone(), "already as before the run".into())),
+                }
             }
             Op::DeleteTopic { topic_arn } => {
                 if api.topic_attributes(&r, topic_arn).await?.is_some() {

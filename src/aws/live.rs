@@ -6,7 +6,7 @@
 //! would otherwise hang forever.
 
 use super::{CloudApi, Error, Identity, ManagementEvents, NewTopic, Result, TrailInfo};
-use crate::model::{Alarm, KmsKey, MetricFilter, MetricTransformation, Subscription};
+use crate::model::{Alarm, KmsKey, MetricFilter, MetricTransformation, QueryDefinition, Subscription};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -451,6 +451,77 @@ impl CloudApi for Live {
             .policy()
             .map(str::to_string);
         Ok(KmsKey { reference: key.to_string(), region: region.to_string(), key_arn: meta.arn().map(str::to_string), aws_managed, policy })
+    }
+
+    async fn query_definitions(&self, region: &str) -> Result<Vec<QueryDefinition>> {
+        const A: &str = "logs:DescribeQueryDefinitions";
+        // No paginator in the SDK for this call: follow nextToken by hand, bounded.
+        let logs = self.clients(region).logs;
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..1000 {
+            self.count(A);
+            let page = logs.describe_query_definitions().max_results(1000).set_next_token(token.clone()).send().await.map_err(|e| classify(A, e))?;
+            for q in page.query_definitions() {
+                out.push(QueryDefinition {
+                    name: q.name().unwrap_or_default().to_string(),
+                    query_string: q.query_string().unwrap_or_default().to_string(),
+                    log_group_names: q.log_group_names().to_vec(),
+                    query_definition_id: q.query_definition_id().map(str::to_string),
+                });
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        out.sort_by(|a, b| (&a.name, &a.query_definition_id).cmp(&(&b.name, &b.query_definition_id)));
+        Ok(out)
+    }
+
+    async fn put_query_definition(&self, region: &str, q: &QueryDefinition) -> Result<String> {
+        const A: &str = "logs:PutQueryDefinition";
+        self.count(A);
+        let out = self
+            .clients(region)
+            .logs
+            .put_query_definition()
+            .name(&q.name)
+            .query_string(&q.query_string)
+            .set_log_group_names(Some(q.log_group_names.clone()))
+            .set_query_definition_id(q.query_definition_id.clone())
+            .send()
+            .await
+            .map_err(|e| classify(A, e))?;
+        Ok(out.query_definition_id().unwrap_or_default().to_string())
+    }
+
+    async fn delete_query_definition(&self, region: &str, id: &str) -> Result<()> {
+        const A: &str = "logs:DeleteQueryDefinition";
+        self.count(A);
+        self.clients(region).logs.delete_query_definition().query_definition_id(id).send().await.map_err(|e| classify(A, e))?;
+        Ok(())
+    }
+
+    async fn put_retention_policy(&self, region: &str, log_group: &str, days: i32) -> Result<()> {
+        const A: &str = "logs:PutRetentionPolicy";
+        self.count(A);
+        self.clients(region)
+            .logs
+            .put_retention_policy()
+            .log_group_name(log_group)
+            .retention_in_days(days)
+            .send()
+            .await
+            .map_err(|e| classify(A, e))?;
+        Ok(())
+    }
+
+    async fn delete_retention_policy(&self, region: &str, log_group: &str) -> Result<()> {
+        const A: &str = "logs:DeleteRetentionPolicy";
+        self.count(A);
+        self.clients(region).logs.delete_retention_policy().log_group_name(log_group).send().await.map_err(|e| classify(A, e))?;
+        Ok(())
     }
 
     async fn create_topic(&self, region: &str, topic: &NewTopic) -> Result<String> {

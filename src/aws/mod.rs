@@ -5,7 +5,7 @@
 
 pub mod live;
 
-use crate::model::{Alarm, KmsKey, MetricFilter, Subscription};
+use crate::model::{Alarm, KmsKey, MetricFilter, QueryDefinition, Subscription};
 use std::collections::BTreeMap;
 
 /// What went wrong on one AWS call, classified for the callers that branch on it.
@@ -101,6 +101,8 @@ pub trait CloudApi {
     /// DescribeKey + GetKeyPolicy; a missing key comes back with `key_arn: None`.
     async fn kms_key(&self, region: &str, key: &str) -> Result<KmsKey>;
 
+    async fn query_definitions(&self, region: &str) -> Result<Vec<QueryDefinition>>;
+
     async fn create_topic(&self, region: &str, topic: &NewTopic) -> Result<String>;
     async fn delete_topic(&self, region: &str, topic_arn: &str) -> Result<()>;
     /// Returns the subscription ARN (also for a subscription pending confirmation).
@@ -110,4 +112,9 @@ pub trait CloudApi {
     async fn delete_metric_filter(&self, region: &str, log_group: &str, filter_name: &str) -> Result<()>;
     async fn put_metric_alarm(&self, region: &str, alarm: &Alarm) -> Result<()>;
     async fn delete_alarm(&self, region: &str, alarm_name: &str) -> Result<()>;
+    /// Creates (no id) or updates (id) a saved query; returns its id.
+    async fn put_query_definition(&self, region: &str, q: &QueryDefinition) -> Result<String>;
+    async fn delete_query_definition(&self, region: &str, id: &str) -> Result<()>;
+    async fn put_retention_policy(&self, region: &str, log_group: &str, days: i32) -> Result<()>;
+    async fn delete_retention_policy(&self, region: &str, log_group: &str) -> Result<()>;
 }

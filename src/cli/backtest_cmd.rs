@@ -229,6 +229,34 @@ mod tests {
         assert_eq!(v["controls"].as_array().unwrap().len(), 15);
     }
 
+    /// The counts agree with `cwfix pattern test PATTERN FILES` (JSON output) on the readable
+    /// fixture files, for every control of the default baseline.
+    #[test]
+    fn counts_agree_with_pattern_test() {
+        use super::super::pattern_cmd::{self, PatternCmd};
+        let mut files = Vec::new();
+        backtest::walk(&[fixtures()], &mut |p| {
+            files.push(p);
+            true
+        })
+        .unwrap();
+        let good: Vec<PathBuf> = files.into_iter().filter(|f| crate::events::read_path(f).is_ok()).collect();
+        assert!(good.len() >= 3);
+        let mut out = Vec::new();
+        run(&args(), OutputFormat::Json, &mut out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        let b = crate::baseline::load(crate::baseline::DEFAULT_BASELINE).unwrap();
+        for (c, got) in b.controls.iter().zip(v["controls"].as_array().unwrap()) {
+            let mut pt = Vec::new();
+            let cmd = PatternCmd::Test { pattern: c.pattern.source().to_string(), files: good.clone() };
+            pattern_cmd::run(&cmd, OutputFormat::Json, &mut pt).unwrap();
+            let pt: Value = serde_json::from_slice(&pt).unwrap();
+            assert_eq!(got["id"], c.id.as_str());
+            assert_eq!(got["matched"], pt["matches"], "control {}", c.id);
+            assert_eq!(v["events"], pt["total"]);
+        }
+    }
+
     #[test]
     fn args_parse() {
         use clap::Parser;

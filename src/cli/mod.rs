@@ -234,7 +234,7 @@ fn baselines(cmd: Option<&BaselinesCmd>, format: OutputFormat, out: &mut dyn Wri
             if format == OutputFormat::Json {
                 let doc: Vec<_> = rows
                     .iter()
-                    .map(|b| serde_json::json!({"name": b.name, "aliases": b.aliases, "title": b.title, "source": b.source, "controls": b.controls.len()}))
+                    .map(|b| serde_json::json!({"name": b.name, "aliases": b.aliases, "title": b.title, "source": b.source, "controls": b.controls.len(), "queries": b.queries.len(), "min_retention_days": b.min_retention_days}))
                     .collect();
                 serde_json::to_writer_pretty(&mut *out, &doc)?;
                 writeln!(out)?;
@@ -242,7 +242,14 @@ fn baselines(cmd: Option<&BaselinesCmd>, format: OutputFormat, out: &mut dyn Wri
                 let w = rows.iter().map(|b| b.name.len()).max().unwrap_or(0);
                 for b in &rows {
                     let default = if b.name == baseline::DEFAULT_BASELINE { " (default)" } else { "" };
-                    writeln!(out, "{:<w$}  {:>2} controls  {}{}", b.name, b.controls.len(), b.title, default)?;
+                    let mut extra = String::new();
+                    if !b.queries.is_empty() {
+                        extra.push_str(&format!(", {} saved queries", b.queries.len()));
+                    }
+                    if let Some(d) = b.min_retention_days {
+                        extra.push_str(&format!(", retention >= {d} days"));
+                    }
+                    writeln!(out, "{:<w$}  {:>2} controls{extra}  {}{}", b.name, b.controls.len(), b.title, default)?;
                     if !b.aliases.is_empty() {
                         writeln!(out, "{:<w$}  also: {}", "", b.aliases.join(", "))?;
                     }

@@ -71,7 +71,12 @@ pub(crate) async fn discover_and_plan(
         r
     };
     let api = Live::new(&conf);
-    let scope = discover::Scope { regions, kms_key: b.notification.kms_key.clone(), topic: b.notification.topic.clone() };
+    let scope = discover::Scope {
+        regions,
+        queries: !b.queries.is_empty(),
+        kms_key: b.notification.kms_key.clone(),
+        topic: b.notification.topic.clone(),
+    };
     // A spinner only on a terminal, and not under -q, -v or JSON output (uv's rule).
     let spinner = (t.stderr_is_tty && !t.quiet && t.verbose == 0 && !t.json).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();

@@ -7,6 +7,7 @@ mod accounts;
 mod apply;
 mod common;
 mod faults;
+mod hunting;
 mod kms;
 mod plan;
 mod testbed;
