@@ -26,11 +26,7 @@ fn cis_v3() -> Vec<String> {
             let id = format!("v3.0.0-4.{n}");
             let row = rows.iter().find(|r| r.0 == id).unwrap();
             if row.1 == "invalid" {
-                rows.iter()
-                    .find(|r| r.0 == format!("v4.0.x-4.{n}"))
-                    .unwrap()
-                    .2
-                    .to_string()
+                rows.iter().find(|r| r.0 == format!("v4.0.x-4.{n}")).unwrap().2.to_string()
             } else {
                 row.2.to_string()
             }
@@ -42,10 +38,7 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
@@ -142,21 +135,13 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse");
     g.throughput(Throughput::Elements(sources.len() as u64));
     g.bench_function("cis_v3_15_patterns", |b| {
-        b.iter(|| {
-            sources
-                .iter()
-                .map(|s| pattern::parse(black_box(s)).unwrap())
-                .collect::<Vec<_>>()
-        })
+        b.iter(|| sources.iter().map(|s| pattern::parse(black_box(s)).unwrap()).collect::<Vec<_>>())
     });
     g.finish();
 
     let patterns: Vec<Pattern> = sources.iter().map(|s| pattern::parse(s).unwrap()).collect();
     let values = corpus();
-    let texts: Vec<String> = values
-        .iter()
-        .map(|v| serde_json::to_string(v).unwrap())
-        .collect();
+    let texts: Vec<String> = values.iter().map(|v| serde_json::to_string(v).unwrap()).collect();
     let events: Vec<Event> = values.iter().cloned().map(Event::from_value).collect();
     // A term pattern joins in to exercise the cached compact text.
     let mut with_terms = patterns.clone();
@@ -165,12 +150,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("eval");
     g.throughput(Throughput::Elements(EVENTS as u64));
     g.bench_function("15_cis_patterns_prebuilt_events", |b| {
-        b.iter(|| {
-            events
-                .iter()
-                .map(|e| patterns.iter().filter(|p| p.matches(e)).count())
-                .sum::<usize>()
-        })
+        b.iter(|| events.iter().map(|e| patterns.iter().filter(|p| p.matches(e)).count()).sum::<usize>())
     });
     g.bench_function("15_cis_patterns_plus_term_from_json_text", |b| {
         b.iter(|| {
@@ -199,9 +179,7 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     let mut g = c.benchmark_group("covers");
-    g.throughput(Throughput::Elements(
-        (patterns.len() * existing.len()) as u64,
-    ));
+    g.throughput(Throughput::Elements((patterns.len() * existing.len()) as u64));
     g.bench_function("baseline_15_x_existing_200", |b| {
         b.iter(|| {
             let mut n = 0;

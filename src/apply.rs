@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One AWS write, with everything it sends.
+#[allow(clippy::large_enum_variant)] // a handful per run; boxing buys nothing
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
@@ -124,7 +125,14 @@ async fn call(api: &impl CloudApi, step: &Step) -> aws::Result<Option<Value>> {
     match &step.op {
         Op::CreateTopic { topic } => {
             let arn = api
-                .create_topic(r, &NewTopic { name: topic.name.clone(), attributes: topic.attributes.clone(), tags: topic.tags.clone() })
+                .create_topic(
+                    r,
+                    &NewTopic {
+                        name: topic.name.clone(),
+                        attributes: topic.attributes.clone(),
+                        tags: topic.tags.clone(),
+                    },
+                )
                 .await?;
             Ok(Some(serde_json::json!({ "topic_arn": arn })))
         }
@@ -135,18 +143,24 @@ async fn call(api: &impl CloudApi, step: &Step) -> aws::Result<Option<Value>> {
         }
         Op::Unsubscribe { subscription_arn, .. } => api.unsubscribe(r, subscription_arn).await.map(|_| None),
         Op::PutMetricFilter { filter } => api.put_metric_filter(r, filter).await.map(|_| None),
-        Op::DeleteMetricFilter { log_group_name, filter_name } => api.delete_metric_filter(r, log_group_name, filter_name).await.map(|_| None),
+        Op::DeleteMetricFilter { log_group_name, filter_name } => {
+            api.delete_metric_filter(r, log_group_name, filter_name).await.map(|_| None)
+        }
         Op::PutMetricAlarm { alarm } => api.put_metric_alarm(r, alarm).await.map(|_| None),
         Op::DeleteAlarm { alarm_name } => api.delete_alarm(r, alarm_name).await.map(|_| None),
         Op::PutQueryDefinition { definition } => {
             let id = api.put_query_definition(r, definition).await?;
             Ok(Some(serde_json::json!({ "query_definition_id": id })))
         }
-        Op::DeleteQueryDefinition { query_definition_id, .. } => api.delete_query_definition(r, query_definition_id).await.map(|_| None),
+        Op::DeleteQueryDefinition { query_definition_id, .. } => {
+            api.delete_query_definition(r, query_definition_id).await.map(|_| None)
+        }
         Op::PutRetentionPolicy { log_group_name, retention_in_days } => {
             api.put_retention_policy(r, log_group_name, *retention_in_days).await.map(|_| None)
         }
-        Op::DeleteRetentionPolicy { log_group_name } => api.delete_retention_policy(r, log_group_name).await.map(|_| None),
+        Op::DeleteRetentionPolicy { log_group_name } => {
+            api.delete_retention_policy(r, log_group_name).await.map(|_| None)
+        }
     }
 }
 
@@ -190,6 +204,11 @@ pub async fn execute(
         }
     }
     let status = if report.failed == 0 { "completed" } else { "failed" };
-    journal.append(&Record::End { status: status.into(), applied: report.applied, failed: report.failed, at: journal::now() })?;
+    journal.append(&Record::End {
+        status: status.into(),
+        applied: report.applied,
+        failed: report.failed,
+        at: journal::now(),
+    })?;
     Ok(report)
 }

@@ -939,7 +939,13 @@ pub fn simulate(counts: &HashMap<i64, u64>, range: Option<(i64, i64)>, a: &Alarm
 /// offset are tolerated; offsets are applied) to seconds since the epoch.
 pub fn parse_time(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
@@ -1056,7 +1062,11 @@ mod tests {
             baseline: "test".into(),
             controls: patterns
                 .iter()
-                .map(|(id, p)| ControlSpec { id: id.to_string(), title: id.to_string(), pattern: crate::pattern::parse(p).unwrap() })
+                .map(|(id, p)| ControlSpec {
+                    id: id.to_string(),
+                    title: id.to_string(),
+                    pattern: crate::pattern::parse(p).unwrap(),
+                })
                 .collect(),
             alarm,
         }
@@ -1149,8 +1159,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sub = dir.path().join("AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02");
         std::fs::create_dir_all(&sub).unwrap();
-        let recs: Vec<Value> =
-            (0..3).map(|i| rec("StopLogging", &format!("2024-01-02T10:0{i}:00Z"))).chain([rec("DescribeTrails", "2024-01-02T10:01:00Z")]).collect();
+        let recs: Vec<Value> = (0..3)
+            .map(|i| rec("StopLogging", &format!("2024-01-02T10:0{i}:00Z")))
+            .chain([rec("DescribeTrails", "2024-01-02T10:01:00Z")])
+            .collect();
         let env = serde_json::json!({"Records": recs});
         std::fs::write(sub.join("a.json.gz"), gz(env.to_string().as_bytes())).unwrap();
         std::fs::write(sub.join("b.json"), rec("DeleteTrail", "2024-01-02T11:00:00Z").to_string()).unwrap();
@@ -1183,7 +1195,8 @@ mod tests {
         let s = spec(&[("all", "{ $.eventName = * }"), ("rec", "{ $.Records NOT EXISTS }")], settings(1.0, 1));
         let ev = Evaluator::new(&s);
         let mut acc = FileAcc::default();
-        let text = br#"{"Records":[{"eventName":"A"}],"eventName":"B"} {"Records":[{"eventName":"C"}]} [{"eventName":"D"}]"#;
+        let text =
+            br#"{"Records":[{"eventName":"A"}],"eventName":"B"} {"Records":[{"eventName":"C"}]} [{"eventName":"D"}]"#;
         parse_into(&ev, text, &mut acc).unwrap();
         let expected = crate::events::parse_bytes("t", text).unwrap();
         assert_eq!(acc.events as usize, expected.len());

@@ -124,7 +124,8 @@ pub struct SavedQuery {
 }
 
 /// Retention values CloudWatch Logs accepts (PutRetentionPolicy).
-pub const RETENTION_DAYS: &[i32] = &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+pub const RETENTION_DAYS: &[i32] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 /// A validated, fully resolved baseline.
 #[derive(Debug, Clone, PartialEq)]
@@ -380,7 +381,11 @@ fn resolve(text: &str, origin: &str, dir: Option<&Path>, seen: &mut BTreeSet<Str
                 namespace: c.namespace.or(existing.raw.namespace.take()),
                 filter_name: c.filter_name.or(existing.raw.filter_name.take()),
                 alarm_name: c.alarm_name.or(existing.raw.alarm_name.take()),
-                scanner_ids: if c.scanner_ids.is_empty() { std::mem::take(&mut existing.raw.scanner_ids) } else { c.scanner_ids },
+                scanner_ids: if c.scanner_ids.is_empty() {
+                    std::mem::take(&mut existing.raw.scanner_ids)
+                } else {
+                    c.scanner_ids
+                },
             };
             let (file, text) = if c.pattern.is_some() {
                 (origin.to_string(), shared_text.clone())
@@ -406,7 +411,11 @@ fn resolve(text: &str, origin: &str, dir: Option<&Path>, seen: &mut BTreeSet<Str
     }
     for id in &raw.exclude {
         if !base.controls.iter().any(|d| d.raw.id.get_ref() == id) {
-            return Err(Error::Invalid { path: origin.to_string(), line: None, message: format!("exclude: no control with id `{id}`") });
+            return Err(Error::Invalid {
+                path: origin.to_string(),
+                line: None,
+                message: format!("exclude: no control with id `{id}`"),
+            });
         }
     }
     base.controls.retain(|d| !raw.exclude.contains(d.raw.id.get_ref()));
@@ -421,12 +430,18 @@ fn validate(r: Resolved, origin: &str) -> Result<Baseline, Error> {
     }
     if let Some(d) = r.min_retention_days {
         if !RETENTION_DAYS.contains(&d) {
-            return Err(invalid(None, format!("log_group.min_retention_days {d} is not a value CloudWatch Logs accepts ({RETENTION_DAYS:?})")));
+            return Err(invalid(
+                None,
+                format!("log_group.min_retention_days {d} is not a value CloudWatch Logs accepts ({RETENTION_DAYS:?})"),
+            ));
         }
     }
     for q in &r.queries {
         if q.name.trim().is_empty() || q.name.len() > 255 || q.query.trim().is_empty() || q.query.len() > 10_000 {
-            return Err(invalid(None, format!("queries: `{}` needs a name (1-255 characters) and a query (1-10000 characters)", q.name)));
+            return Err(invalid(
+                None,
+                format!("queries: `{}` needs a name (1-255 characters) and a query (1-10000 characters)", q.name),
+            ));
         }
     }
     let defaults = AlarmSettings::default();
@@ -442,19 +457,29 @@ fn validate(r: Resolved, origin: &str) -> Result<Baseline, Error> {
     if !STATS.contains(&alarm.statistic.as_str()) {
         return Err(invalid(None, format!("alarm.statistic `{}` is not one of {}", alarm.statistic, STATS.join(", "))));
     }
-    const OPS: &[&str] = &["GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"];
+    const OPS: &[&str] =
+        &["GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"];
     if !OPS.contains(&alarm.comparison_operator.as_str()) {
-        return Err(invalid(None, format!("alarm.comparison_operator `{}` is not one of {}", alarm.comparison_operator, OPS.join(", "))));
+        return Err(invalid(
+            None,
+            format!("alarm.comparison_operator `{}` is not one of {}", alarm.comparison_operator, OPS.join(", ")),
+        ));
     }
     if alarm.period < 10 || (alarm.period > 30 && alarm.period % 60 != 0) {
-        return Err(invalid(None, format!("alarm.period {} must be 10, 20, 30 or a multiple of 60 seconds", alarm.period)));
+        return Err(invalid(
+            None,
+            format!("alarm.period {} must be 10, 20, 30 or a multiple of 60 seconds", alarm.period),
+        ));
     }
     if alarm.evaluation_periods < 1 {
         return Err(invalid(None, "alarm.evaluation_periods must be at least 1".into()));
     }
     const MISSING: &[&str] = &["breaching", "notBreaching", "ignore", "missing"];
     if !MISSING.contains(&alarm.treat_missing_data.as_str()) {
-        return Err(invalid(None, format!("alarm.treat_missing_data `{}` is not one of {}", alarm.treat_missing_data, MISSING.join(", "))));
+        return Err(invalid(
+            None,
+            format!("alarm.treat_missing_data `{}` is not one of {}", alarm.treat_missing_data, MISSING.join(", ")),
+        ));
     }
     let topic = match r.notification.topic.as_deref() {
         None => TopicRef::Name("cwfix-cis-alarms".into()),
@@ -466,7 +491,10 @@ fn validate(r: Resolved, origin: &str) -> Result<Baseline, Error> {
         }
         Some(t) => {
             if t.is_empty() || t.len() > 256 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(invalid(None, format!("notification.topic `{t}`: topic names use 1-256 letters, digits, `-` and `_`")));
+                return Err(invalid(
+                    None,
+                    format!("notification.topic `{t}`: topic names use 1-256 letters, digits, `-` and `_`"),
+                ));
             }
             TopicRef::Name(t.into())
         }
@@ -481,12 +509,19 @@ fn validate(r: Resolved, origin: &str) -> Result<Baseline, Error> {
     }
     let mut subscriptions = r.notification.subscriptions.unwrap_or_default();
     for s in &subscriptions {
-        const PROTOCOLS: &[&str] = &["email", "email-json", "http", "https", "sqs", "sms", "lambda", "application", "firehose"];
+        const PROTOCOLS: &[&str] =
+            &["email", "email-json", "http", "https", "sqs", "sms", "lambda", "application", "firehose"];
         if !PROTOCOLS.contains(&s.protocol.as_str()) {
-            return Err(invalid(None, format!("notification.subscriptions: protocol `{}` is not one of {}", s.protocol, PROTOCOLS.join(", "))));
+            return Err(invalid(
+                None,
+                format!("notification.subscriptions: protocol `{}` is not one of {}", s.protocol, PROTOCOLS.join(", ")),
+            ));
         }
         if s.endpoint.trim().is_empty() {
-            return Err(invalid(None, format!("notification.subscriptions: empty endpoint for protocol `{}`", s.protocol)));
+            return Err(invalid(
+                None,
+                format!("notification.subscriptions: empty endpoint for protocol `{}`", s.protocol),
+            ));
         }
     }
     subscriptions.sort();
@@ -519,7 +554,12 @@ fn validate(r: Resolved, origin: &str) -> Result<Baseline, Error> {
         let namespace = c.namespace.unwrap_or_else(|| default_ns.clone());
         let filter_name = c.filter_name.unwrap_or_else(|| format!("cwfix-{id}-{metric_name}"));
         let alarm_name = c.alarm_name.unwrap_or_else(|| filter_name.clone());
-        for (what, v, max) in [("metric_name", &metric_name, 255), ("namespace", &namespace, 255), ("filter_name", &filter_name, 512), ("alarm_name", &alarm_name, 255)] {
+        for (what, v, max) in [
+            ("metric_name", &metric_name, 255),
+            ("namespace", &namespace, 255),
+            ("filter_name", &filter_name, 512),
+            ("alarm_name", &alarm_name, 255),
+        ] {
             if v.is_empty() || v.len() > max || v.contains(':') && what != "alarm_name" || v.contains('*') {
                 return Err(at(format!("control `{id}`: {what} `{v}` is empty, too long or has `:`/`*`")));
             }
@@ -530,7 +570,18 @@ fn validate(r: Resolved, origin: &str) -> Result<Baseline, Error> {
         if !alarm_names.insert(alarm_name.clone()) {
             return Err(at(format!("control `{id}`: alarm_name `{alarm_name}` is used by another control")));
         }
-        controls.push(Control { id, title, pattern, metric_name, namespace, filter_name, alarm_name, scanner_ids: c.scanner_ids, note: None, must_pass: vec![] });
+        controls.push(Control {
+            id,
+            title,
+            pattern,
+            metric_name,
+            namespace,
+            filter_name,
+            alarm_name,
+            scanner_ids: c.scanner_ids,
+            note: None,
+            must_pass: vec![],
+        });
     }
     Ok(Baseline {
         name,
@@ -567,11 +618,19 @@ impl Baseline {
     }
 
     /// Applies command-line overrides of the notification target.
-    pub fn override_notification(&mut self, topic: Option<&str>, subscribe: &[WantedSubscription]) -> Result<(), Error> {
+    pub fn override_notification(
+        &mut self,
+        topic: Option<&str>,
+        subscribe: &[WantedSubscription],
+    ) -> Result<(), Error> {
         if let Some(t) = topic {
             self.notification.topic = if t.starts_with("arn:") {
                 if crate::model::topic_arn_parts(t).is_none() {
-                    return Err(Error::Invalid { path: "--topic".into(), line: None, message: format!("`{t}` is not an SNS topic ARN") });
+                    return Err(Error::Invalid {
+                        path: "--topic".into(),
+                        line: None,
+                        message: format!("`{t}` is not an SNS topic ARN"),
+                    });
                 }
                 TopicRef::Arn(t.to_string())
             } else {

@@ -29,7 +29,12 @@ pub enum Error {
 }
 
 fn gap(region: &str, e: &aws::Error, resource: &str) -> Gap {
-    Gap { region: region.to_string(), action: e.action().to_string(), resource: resource.to_string(), error: e.to_string() }
+    Gap {
+        region: region.to_string(),
+        action: e.action().to_string(),
+        resource: resource.to_string(),
+        error: e.to_string(),
+    }
 }
 
 /// Reads the chain in `scope` and returns it as a snapshot.
@@ -54,8 +59,10 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
     // Status and selectors are read in the trail's home region: shadow copies answer
     // TrailNotFound for selectors in other regions.
     let details = join_all(infos.values().map(|t| async move {
-        let (status, selectors) =
-            futures_util::join!(api.trail_is_logging(&t.home_region, &t.arn), api.trail_management_events(&t.home_region, &t.arn));
+        let (status, selectors) = futures_util::join!(
+            api.trail_is_logging(&t.home_region, &t.arn),
+            api.trail_management_events(&t.home_region, &t.arn)
+        );
         (t, status, selectors)
     }))
     .await;
@@ -94,7 +101,8 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
         trails.iter().filter_map(|t| t.log_group_arn.as_deref().and_then(LogGroupRef::from_arn)).collect();
     let own_groups: Vec<&LogGroupRef> = groups.iter().filter(|g| g.account == id.account).collect();
     let read = join_all(own_groups.iter().map(|g| async move {
-        let (exists, filters) = futures_util::join!(api.log_group(&g.region, &g.name), api.metric_filters(&g.region, &g.name));
+        let (exists, filters) =
+            futures_util::join!(api.log_group(&g.region, &g.name), api.metric_filters(&g.region, &g.name));
         (*g, exists, filters)
     }))
     .await;
@@ -149,7 +157,9 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
         .iter()
         .flat_map(|g| {
             g.metric_filters.iter().flat_map(move |f| {
-                f.metric_transformations.iter().map(move |t| (g.group.region.clone(), t.metric_name.clone(), t.metric_namespace.clone()))
+                f.metric_transformations
+                    .iter()
+                    .map(move |t| (g.group.region.clone(), t.metric_name.clone(), t.metric_namespace.clone()))
             })
         })
         .collect();
@@ -231,7 +241,13 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
             Err(e) if e.is_fatal() => return Err(e.into()),
             Err(e) => {
                 gaps.push(gap(r, &e, k));
-                kms_keys.push(crate::model::KmsKey { reference: k.clone(), region: r.clone(), key_arn: None, aws_managed: false, policy: None });
+                kms_keys.push(crate::model::KmsKey {
+                    reference: k.clone(),
+                    region: r.clone(),
+                    key_arn: None,
+                    aws_managed: false,
+                    policy: None,
+                });
             }
         }
     }

@@ -28,18 +28,9 @@ pub enum EventsError {
         source: io::Error,
     },
     #[error("`{path}` line {line}, column {column}: invalid JSON: {message}")]
-    Json {
-        path: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Json { path: String, line: usize, column: usize, message: String },
     #[error("`{path}`: event {index} is {found}, expected a JSON object (a CloudTrail record)")]
-    NotAnObject {
-        path: String,
-        index: usize,
-        found: &'static str,
-    },
+    NotAnObject { path: String, index: usize, found: &'static str },
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -59,10 +50,7 @@ pub fn read_path(path: &Path) -> Result<Vec<Value>, EventsError> {
     if path == Path::new("-") {
         return read_from(&name, io::stdin().lock());
     }
-    let file = File::open(path).map_err(|source| EventsError::Io {
-        path: name.clone(),
-        source,
-    })?;
+    let file = File::open(path).map_err(|source| EventsError::Io { path: name.clone(), source })?;
     read_from(&name, io::BufReader::new(file))
 }
 
@@ -81,21 +69,13 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<Value>, EventsError> {
 /// Read all events from a reader; `name` is used in errors.
 pub fn read_from(name: &str, mut reader: impl Read) -> Result<Vec<Value>, EventsError> {
     let mut raw = Vec::new();
-    reader
-        .read_to_end(&mut raw)
-        .map_err(|source| EventsError::Io {
-            path: name.to_string(),
-            source,
-        })?;
+    reader.read_to_end(&mut raw).map_err(|source| EventsError::Io { path: name.to_string(), source })?;
     if raw.starts_with(&GZIP_MAGIC) {
         let mut plain = Vec::new();
         // MultiGzDecoder: concatenated gzip members are legal and produced by some tools.
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut plain)
-            .map_err(|source| EventsError::Gzip {
-                path: name.to_string(),
-                source,
-            })?;
+            .map_err(|source| EventsError::Gzip { path: name.to_string(), source })?;
         raw = plain;
     }
     parse_bytes(name, &raw)
@@ -126,11 +106,7 @@ pub fn parse_bytes(name: &str, bytes: &[u8]) -> Result<Vec<Value>, EventsError> 
     }
     for (index, v) in out.iter().enumerate() {
         if !v.is_object() {
-            return Err(EventsError::NotAnObject {
-                path: name.to_string(),
-                index,
-                found: kind_of(v),
-            });
+            return Err(EventsError::NotAnObject { path: name.to_string(), index, found: kind_of(v) });
         }
     }
     Ok(out)
@@ -188,11 +164,7 @@ mod tests {
         assert_eq!(names(&v), ["A", "B"]);
         let v = parse_bytes("t", br#"{"Records":[{"eventName":"A"},{"eventName":"B"}]}"#).unwrap();
         assert_eq!(names(&v), ["A", "B"]);
-        let v = parse_bytes(
-            "t",
-            b"{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}\n\n{\"eventName\":\"C\"}\n",
-        )
-        .unwrap();
+        let v = parse_bytes("t", b"{\"eventName\":\"A\"}\n{\"eventName\":\"B\"}\n\n{\"eventName\":\"C\"}\n").unwrap();
         assert_eq!(names(&v), ["A", "B", "C"]);
         assert!(parse_bytes("t", b"").unwrap().is_empty());
     }
@@ -222,11 +194,7 @@ mod tests {
 
     #[test]
     fn bad_json_names_file_and_line() {
-        let e = parse_bytes(
-            "events.jsonl",
-            b"{\"eventName\":\"A\"}\n{\"eventName\": }\n",
-        )
-        .unwrap_err();
+        let e = parse_bytes("events.jsonl", b"{\"eventName\":\"A\"}\n{\"eventName\": }\n").unwrap_err();
         match &e {
             EventsError::Json { path, line, .. } => {
                 assert_eq!(path, "events.jsonl");
@@ -235,19 +203,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let shown = e.to_string();
-        assert!(
-            shown.starts_with("`events.jsonl` line 2, column"),
-            "{shown}"
-        );
+        assert!(shown.starts_with("`events.jsonl` line 2, column"), "{shown}");
     }
 
     #[test]
     fn non_object_event_is_an_error() {
         let e = parse_bytes("t", b"[1]").unwrap_err();
-        assert!(
-            matches!(e, EventsError::NotAnObject { index: 0, .. }),
-            "{e}"
-        );
+        assert!(matches!(e, EventsError::NotAnObject { index: 0, .. }), "{e}");
     }
 
     #[test]

@@ -173,7 +173,8 @@ impl StateDir {
     pub fn lock(&self, run_id: &str) -> Result<Lock> {
         private_dir(&self.root).map_err(io(&self.root))?;
         let path = self.root.join("lock");
-        let mut file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io(&path))?;
+        let mut file =
+            OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io(&path))?;
         if fs2::FileExt::try_lock_exclusive(&file).is_err() {
             let holder = std::fs::read_to_string(&path).unwrap_or_default();
             return Err(Error::Locked {
@@ -194,7 +195,8 @@ impl StateDir {
         private_dir(&dir).map_err(io(&dir))?;
         let plan_path = dir.join("plan.json");
         let mut pf = private_file(&plan_path, false).map_err(io(&plan_path))?;
-        serde_json::to_writer_pretty(&mut pf, plan).map_err(|e| Error::Io { path: plan_path.display().to_string(), source: e.into() })?;
+        serde_json::to_writer_pretty(&mut pf, plan)
+            .map_err(|e| Error::Io { path: plan_path.display().to_string(), source: e.into() })?;
         pf.sync_all().map_err(io(&plan_path))?;
         let path = dir.join("journal.jsonl");
         let file = private_file(&path, true).map_err(io(&path))?;
@@ -245,7 +247,8 @@ pub struct RunWriter {
 
 impl RunWriter {
     pub fn append(&mut self, r: &Record) -> Result<()> {
-        let mut line = serde_json::to_vec(r).map_err(|e| Error::Io { path: self.path.display().to_string(), source: e.into() })?;
+        let mut line =
+            serde_json::to_vec(r).map_err(|e| Error::Io { path: self.path.display().to_string(), source: e.into() })?;
         line.push(b'\n');
         self.file.write_all(&line).map_err(io(&self.path))?;
         self.file.flush().map_err(io(&self.path))?;
@@ -296,7 +299,9 @@ impl RunLog {
     }
 
     pub fn done(&self, seq: usize) -> Option<&Record> {
-        self.records.iter().find(|r| matches!(r, Record::Done { seq: s, .. } | Record::Failed { seq: s, .. } if *s == seq))
+        self.records
+            .iter()
+            .find(|r| matches!(r, Record::Done { seq: s, .. } | Record::Failed { seq: s, .. } if *s == seq))
     }
 }
 
@@ -327,12 +332,20 @@ fn read_journal(path: &Path) -> Result<RunLog> {
         match serde_json::from_str::<Record>(text.trim_end()) {
             Ok(r) => records.push(r),
             Err(_) if i == last && !complete => torn_tail = true,
-            Err(e) => return Err(Error::Corrupt { path: path.display().to_string(), line: i + 1, message: e.to_string() }),
+            Err(e) => {
+                return Err(Error::Corrupt { path: path.display().to_string(), line: i + 1, message: e.to_string() })
+            }
         }
     }
     let header = match records.first() {
         Some(Record::Header(h)) => h.clone(),
-        _ => return Err(Error::Corrupt { path: path.display().to_string(), line: 1, message: "the first record is not a header".into() }),
+        _ => {
+            return Err(Error::Corrupt {
+                path: path.display().to_string(),
+                line: 1,
+                message: "the first record is not a header".into(),
+            })
+        }
     };
     Ok(RunLog { header, records, torn_tail })
 }
@@ -362,7 +375,15 @@ mod tests {
         let _lock = sd.lock("r1").unwrap();
         let mut w = sd.create_run(&header("r1"), &serde_json::json!({"x": 1})).unwrap();
         let seq = w.next_seq();
-        w.append(&Record::Intent { seq, address: "a".into(), region: "us-east-1".into(), op: serde_json::json!({"op":"x"}), before: None, at: now() }).unwrap();
+        w.append(&Record::Intent {
+            seq,
+            address: "a".into(),
+            region: "us-east-1".into(),
+            op: serde_json::json!({"op":"x"}),
+            before: None,
+            at: now(),
+        })
+        .unwrap();
         drop(w);
         // Simulate a death mid-write.
         let p = dir.path().join(".cwfix/runs/r1/journal.jsonl");
@@ -387,7 +408,8 @@ mod tests {
         drop(w);
         let p = dir.path().join("runs/r2/journal.jsonl");
         let mut f = OpenOptions::new().append(true).open(&p).unwrap();
-        f.write_all(b"garbage\n{\"type\":\"end\",\"status\":\"completed\",\"applied\":0,\"failed\":0,\"at\":\"x\"}\n").unwrap();
+        f.write_all(b"garbage\n{\"type\":\"end\",\"status\":\"completed\",\"applied\":0,\"failed\":0,\"at\":\"x\"}\n")
+            .unwrap();
         let err = sd.load("r2").unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");
     }

@@ -35,14 +35,8 @@ pub struct LogGroupRef {
 impl LogGroupRef {
     pub fn from_arn(arn: &str) -> Option<LogGroupRef> {
         let mut parts = arn.splitn(7, ':');
-        let (arn_word, partition, service, region, account, kind) = (
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-            parts.next()?,
-        );
+        let (arn_word, partition, service, region, account, kind) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         if arn_word != "arn" || service != "logs" || kind != "log-group" {
             return None;
         }
@@ -193,8 +187,7 @@ impl Topic {
 /// Parts of an SNS topic ARN: `arn:PARTITION:sns:REGION:ACCOUNT:NAME`.
 pub fn topic_arn_parts(arn: &str) -> Option<(&str, &str, &str, &str)> {
     let mut p = arn.splitn(6, ':');
-    let (a, partition, svc, region, account, name) =
-        (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
+    let (a, partition, svc, region, account, name) = (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
     (a == "arn" && svc == "sns" && !name.is_empty()).then_some((partition, region, account, name))
 }
 
@@ -239,7 +232,10 @@ pub fn kms_missing_for_cloudwatch(policy: &str) -> Vec<&'static str> {
         let principal = st.get("Principal");
         let for_cloudwatch = match principal {
             Some(serde_json::Value::String(s)) => s == "*",
-            Some(p) => as_list(p.get("Service")).iter().any(|s| s == "cloudwatch.amazonaws.com") || as_list(p.get("AWS")).iter().any(|s| s == "*"),
+            Some(p) => {
+                as_list(p.get("Service")).iter().any(|s| s == "cloudwatch.amazonaws.com")
+                    || as_list(p.get("AWS")).iter().any(|s| s == "*")
+            }
             None => false,
         };
         if for_cloudwatch {
@@ -249,7 +245,10 @@ pub fn kms_missing_for_cloudwatch(policy: &str) -> Vec<&'static str> {
     let allows = |need: &str| {
         granted.iter().any(|a| {
             let a = a.to_ascii_lowercase();
-            a == "*" || a == "kms:*" || a == need.to_ascii_lowercase() || (a.ends_with('*') && need.to_ascii_lowercase().starts_with(&a[..a.len() - 1]))
+            a == "*"
+                || a == "kms:*"
+                || a == need.to_ascii_lowercase()
+                || (a.ends_with('*') && need.to_ascii_lowercase().starts_with(&a[..a.len() - 1]))
         })
     };
     let mut missing = vec![];

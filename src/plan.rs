@@ -4,7 +4,9 @@
 //! the same structure, so what apply does is exactly what was shown.
 
 use crate::baseline::{AlarmSettings, Baseline, Control, TopicRef, WantedSubscription};
-use crate::model::{Alarm, Gap, LogGroup, LogGroupRef, MetricFilter, MetricTransformation, QueryDefinition, Snapshot, Topic, Trail};
+use crate::model::{
+    Alarm, Gap, LogGroup, LogGroupRef, MetricFilter, MetricTransformation, QueryDefinition, Snapshot, Topic, Trail,
+};
 use crate::pattern::{self, Coverage};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -82,6 +84,9 @@ pub struct RetentionSpec {
 }
 
 /// The definition of a resource before or after a change.
+// Alarms are large and topics small; boxing would only complicate the serde shape of a value
+// that exists a few dozen times per plan.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Resource {
@@ -234,7 +239,10 @@ fn trail_problems(t: &Trail, account: &str, groups: &[LogGroup]) -> Vec<String> 
     }
     match t.log_group_arn.as_deref().map(LogGroupRef::from_arn) {
         None => p.push("does not deliver to CloudWatch Logs".into()),
-        Some(None) => p.push(format!("has an unreadable CloudWatchLogsLogGroupArn `{}`", t.log_group_arn.as_deref().unwrap_or(""))),
+        Some(None) => p.push(format!(
+            "has an unreadable CloudWatchLogsLogGroupArn `{}`",
+            t.log_group_arn.as_deref().unwrap_or("")
+        )),
         Some(Some(g)) if g.account != account => p.push(format!(
             "delivers to log group `{}` in account {} (an organization trail?): run cwfix in that account",
             g.name, g.account
@@ -304,7 +312,9 @@ impl Ctx<'_> {
             return Some(format!("is encrypted with KMS key `{k}`, which does not exist or could not be read"));
         }
         if key.aws_managed {
-            return Some(format!("is encrypted with the AWS managed key `{k}`, which CloudWatch alarms cannot use: nobody is told"));
+            return Some(format!(
+                "is encrypted with the AWS managed key `{k}`, which CloudWatch alarms cannot use: nobody is told"
+            ));
         }
         match &key.policy {
             None => Some(format!("is encrypted with KMS key `{k}` whose key policy could not be read")),
@@ -332,16 +342,28 @@ impl Ctx<'_> {
 fn alarm_setting_diffs(a: &Alarm, s: &AlarmSettings) -> Vec<String> {
     let mut d = Vec::new();
     if a.statistic.as_deref() != Some(s.statistic.as_str()) || a.extended_statistic.is_some() {
-        d.push(format!("statistic {} (want {})", a.statistic.as_deref().or(a.extended_statistic.as_deref()).unwrap_or("none"), s.statistic));
+        d.push(format!(
+            "statistic {} (want {})",
+            a.statistic.as_deref().or(a.extended_statistic.as_deref()).unwrap_or("none"),
+            s.statistic
+        ));
     }
     if a.period != Some(s.period) {
         d.push(format!("period {} (want {})", a.period.map(|p| p.to_string()).unwrap_or("none".into()), s.period));
     }
     if a.threshold != Some(s.threshold) {
-        d.push(format!("threshold {} (want {})", a.threshold.map(|p| p.to_string()).unwrap_or("none".into()), s.threshold));
+        d.push(format!(
+            "threshold {} (want {})",
+            a.threshold.map(|p| p.to_string()).unwrap_or("none".into()),
+            s.threshold
+        ));
     }
     if a.comparison_operator.as_deref() != Some(s.comparison_operator.as_str()) {
-        d.push(format!("comparison {} (want {})", a.comparison_operator.as_deref().unwrap_or("none"), s.comparison_operator));
+        d.push(format!(
+            "comparison {} (want {})",
+            a.comparison_operator.as_deref().unwrap_or("none"),
+            s.comparison_operator
+        ));
     }
     if a.evaluation_periods != Some(s.evaluation_periods) {
         d.push(format!(
@@ -351,7 +373,10 @@ fn alarm_setting_diffs(a: &Alarm, s: &AlarmSettings) -> Vec<String> {
         ));
     }
     if a.datapoints_to_alarm.is_some_and(|n| n > s.evaluation_periods) {
-        d.push(format!("datapoints to alarm {} (more than the evaluation periods)", a.datapoints_to_alarm.unwrap_or(0)));
+        d.push(format!(
+            "datapoints to alarm {} (more than the evaluation periods)",
+            a.datapoints_to_alarm.unwrap_or(0)
+        ));
     }
     if !a.actions_enabled {
         d.push("actions are disabled".into());
@@ -385,7 +410,10 @@ fn field_changes<T: Serialize>(before: &T, after: &T) -> Vec<FieldChange> {
     keys.dedup();
     keys.into_iter()
         .filter_map(|k| {
-            let (x, y) = (b.get(k).cloned().unwrap_or(serde_json::Value::Null), a.get(k).cloned().unwrap_or(serde_json::Value::Null));
+            let (x, y) = (
+                b.get(k).cloned().unwrap_or(serde_json::Value::Null),
+                a.get(k).cloned().unwrap_or(serde_json::Value::Null),
+            );
             (x != y).then(|| FieldChange { field: k.clone(), before: x, after: y })
         })
         .collect()
@@ -418,7 +446,13 @@ fn scanners_accept(c: &Control, pattern: &str) -> bool {
 }
 
 /// Judges one control against one log group: compliant (with the chain), or `None`.
-fn compliant_via(ctx: &Ctx, c: &Control, trail: &Trail, lg: &LogGroup, parsed: &[(usize, Option<pattern::Pattern>)]) -> Option<Via> {
+fn compliant_via(
+    ctx: &Ctx,
+    c: &Control,
+    trail: &Trail,
+    lg: &LogGroup,
+    parsed: &[(usize, Option<pattern::Pattern>)],
+) -> Option<Via> {
     let region = &lg.group.region;
     for (i, p) in parsed {
         let Some(p) = p else { continue };
@@ -427,7 +461,12 @@ fn compliant_via(ctx: &Ctx, c: &Control, trail: &Trail, lg: &LogGroup, parsed: &
             continue;
         }
         for t in &f.metric_transformations {
-            for ra in ctx.snap.alarms.iter().filter(|ra| &ra.region == region && ra.alarm.watches(&t.metric_name, &t.metric_namespace)) {
+            for ra in ctx
+                .snap
+                .alarms
+                .iter()
+                .filter(|ra| &ra.region == region && ra.alarm.watches(&t.metric_name, &t.metric_namespace))
+            {
                 let a = &ra.alarm;
                 if !a.dimensions.is_empty() || !t.dimensions.is_empty() {
                     continue;
@@ -487,7 +526,11 @@ fn plan_control(
         ctx.snap
             .alarms
             .iter()
-            .filter(|ra| ra.region == region && ra.alarm.watches(&t.metric_name, &t.metric_namespace) && ra.alarm.dimensions.is_empty())
+            .filter(|ra| {
+                ra.region == region
+                    && ra.alarm.watches(&t.metric_name, &t.metric_namespace)
+                    && ra.alarm.dimensions.is_empty()
+            })
             .map(|ra| &ra.alarm)
             .collect()
     };
@@ -513,7 +556,9 @@ fn plan_control(
             .find(|f| f.filter_name == c.filter_name)
             .or_else(|| {
                 lg.metric_filters.iter().filter(unclaimed).find(|f| {
-                    f.metric_transformations.iter().any(|t| t.metric_name == c.metric_name && t.metric_namespace == c.namespace)
+                    f.metric_transformations
+                        .iter()
+                        .any(|t| t.metric_name == c.metric_name && t.metric_namespace == c.namespace)
                 })
             })
             .or_else(|| {
@@ -535,8 +580,12 @@ fn plan_control(
                 let why = match pattern::parse(&f.filter_pattern) {
                     Err(e) => format!("its pattern does not parse ({})", e.to_string().lines().next().unwrap_or("")),
                     Ok(p) => match pattern::covers(&p, &c.pattern) {
-                        Coverage::NotCovered { reason, .. } => format!("its pattern matches less than the baseline: {reason}"),
-                        Coverage::Unknown { reason } => format!("cwfix cannot prove its pattern matches everything the baseline does: {reason}"),
+                        Coverage::NotCovered { reason, .. } => {
+                            format!("its pattern matches less than the baseline: {reason}")
+                        }
+                        Coverage::Unknown { reason } => {
+                            format!("cwfix cannot prove its pattern matches everything the baseline does: {reason}")
+                        }
                         Coverage::Covers if !scanners_accept(c, &f.filter_pattern) => {
                             format!("rewritten so that {} accept it (same meaning or broader)", c.must_pass.join(", "))
                         }
@@ -601,17 +650,23 @@ fn plan_control(
     let on_metric = alarms_on(&metric);
     let topic_arn = ctx.baseline_topic_arn(&region);
     let mut uses_baseline_topic = false;
-    let good_alarm = on_metric
-        .iter()
-        .find(|a| alarm_setting_diffs(a, settings).is_empty() && a.alarm_actions.iter().any(|x| ctx.reaches_someone(x).is_ok()));
+    let good_alarm = on_metric.iter().find(|a| {
+        alarm_setting_diffs(a, settings).is_empty() && a.alarm_actions.iter().any(|x| ctx.reaches_someone(x).is_ok())
+    });
     if good_alarm.is_none() {
         let candidate = on_metric
             .iter()
             .filter(|a| a.metrics_json.is_none())
-            .min_by_key(|a| (a.alarm_name != c.alarm_name, alarm_setting_diffs(a, settings).len(), a.alarm_name.clone()))
+            .min_by_key(|a| {
+                (a.alarm_name != c.alarm_name, alarm_setting_diffs(a, settings).len(), a.alarm_name.clone())
+            })
             .copied()
             .or_else(|| {
-                ctx.snap.alarms.iter().find(|ra| ra.region == region && ra.alarm.alarm_name == c.alarm_name).map(|ra| &ra.alarm)
+                ctx.snap
+                    .alarms
+                    .iter()
+                    .find(|ra| ra.region == region && ra.alarm.alarm_name == c.alarm_name)
+                    .map(|ra| &ra.alarm)
             });
         match candidate {
             Some(a) if a.metrics_json.is_some() => {
@@ -636,7 +691,8 @@ fn plan_control(
                     after.dimensions.clear();
                 }
                 if !a.alarm_actions.iter().any(|x| ctx.reaches_someone(x).is_ok()) {
-                    let broken: Vec<String> = a.alarm_actions.iter().filter_map(|x| ctx.reaches_someone(x).err()).collect();
+                    let broken: Vec<String> =
+                        a.alarm_actions.iter().filter_map(|x| ctx.reaches_someone(x).err()).collect();
                     why.push(if broken.is_empty() {
                         "it notifies nobody (no SNS action)".to_string()
                     } else {
@@ -651,18 +707,20 @@ fn plan_control(
                 let reason = format!("alarm `{}`: {}", a.alarm_name, why.join(", "));
                 reasons.push(reason.clone());
                 // Already pointing at the baseline's topic: only its subscribers are missing.
-                if !unchanged { changes.push(Change {
-                    address: format!("metric_alarm.{}", a.alarm_name),
-                    kind: Kind::MetricAlarm,
-                    action: Action::Update,
-                    region: region.clone(),
-                    control: Some(c.id.clone()),
-                    controls: vec![c.id.clone()],
-                    reason,
-                    fields: field_changes(&a.definition(), &after),
-                    before: Some(Resource::MetricAlarm(a.definition())),
-                    after: Resource::MetricAlarm(after),
-                }); }
+                if !unchanged {
+                    changes.push(Change {
+                        address: format!("metric_alarm.{}", a.alarm_name),
+                        kind: Kind::MetricAlarm,
+                        action: Action::Update,
+                        region: region.clone(),
+                        control: Some(c.id.clone()),
+                        controls: vec![c.id.clone()],
+                        reason,
+                        fields: field_changes(&a.definition(), &after),
+                        before: Some(Resource::MetricAlarm(a.definition())),
+                        after: Resource::MetricAlarm(after),
+                    });
+                }
             }
             None => {
                 let after = Alarm {
@@ -719,7 +777,10 @@ fn plan_control(
         }
         if existing.is_none() {
             if let TopicRef::Arn(arn) = &base.notification.topic {
-                return outcome(Status::Blocked, format!("the baseline's topic `{arn}` does not exist; cwfix creates topics only by name"));
+                return outcome(
+                    Status::Blocked,
+                    format!("the baseline's topic `{arn}` does not exist; cwfix creates topics only by name"),
+                );
             }
         }
         if let Some(t) = existing {
@@ -729,9 +790,11 @@ fn plan_control(
                 }
             }
         }
-        let have: Vec<(String, String)> =
-            existing.map(|t| t.subscriptions.iter().map(|s| (s.protocol.clone(), s.endpoint.clone())).collect()).unwrap_or_default();
-        let to_add: Vec<&WantedSubscription> = wanted.iter().filter(|w| !have.contains(&(w.protocol.clone(), w.endpoint.clone()))).collect();
+        let have: Vec<(String, String)> = existing
+            .map(|t| t.subscriptions.iter().map(|s| (s.protocol.clone(), s.endpoint.clone())).collect())
+            .unwrap_or_default();
+        let to_add: Vec<&WantedSubscription> =
+            wanted.iter().filter(|w| !have.contains(&(w.protocol.clone(), w.endpoint.clone()))).collect();
         let confirmed_now = existing.is_some_and(|t| t.confirmed_subscriptions().next().is_some());
         let pending_now = existing.is_some_and(|t| t.subscriptions.iter().any(|s| s.pending_confirmation));
         if !confirmed_now && to_add.is_empty() && !pending_now {
@@ -743,7 +806,9 @@ fn plan_control(
             );
         }
         if !confirmed_now && to_add.is_empty() && pending_now {
-            pending_note = Some(format!("topic `{topic_name}` has only subscriptions pending confirmation: the recipient must confirm"));
+            pending_note = Some(format!(
+                "topic `{topic_name}` has only subscriptions pending confirmation: the recipient must confirm"
+            ));
         }
         if existing.is_none() {
             if let Some(k) = &base.notification.kms_key {
@@ -755,7 +820,10 @@ fn plan_control(
                 }
             }
             let mut attributes = BTreeMap::new();
-            attributes.insert("Policy".to_string(), topic_policy(&topic_arn, &ctx.snap.account, &ctx.snap.partition, &region));
+            attributes.insert(
+                "Policy".to_string(),
+                topic_policy(&topic_arn, &ctx.snap.account, &ctx.snap.partition, &region),
+            );
             if let Some(k) = &base.notification.kms_key {
                 attributes.insert("KmsMasterKeyId".to_string(), k.clone());
             }
@@ -777,7 +845,12 @@ fn plan_control(
                 reason,
                 fields: vec![],
                 before: None,
-                after: Resource::SnsTopic(TopicSpec { name: topic_name.clone(), topic_arn: topic_arn.clone(), attributes, tags }),
+                after: Resource::SnsTopic(TopicSpec {
+                    name: topic_name.clone(),
+                    topic_arn: topic_arn.clone(),
+                    attributes,
+                    tags,
+                }),
             });
         }
         for w in to_add {
@@ -788,10 +861,17 @@ fn plan_control(
                 region: region.clone(),
                 control: Some(c.id.clone()),
                 controls: vec![c.id.clone()],
-                reason: format!("topic `{topic_name}` has no confirmed subscriber; the baseline wants {}:{}", w.protocol, w.endpoint),
+                reason: format!(
+                    "topic `{topic_name}` has no confirmed subscriber; the baseline wants {}:{}",
+                    w.protocol, w.endpoint
+                ),
                 fields: vec![],
                 before: None,
-                after: Resource::SnsSubscription(SubscriptionSpec { topic_arn: topic_arn.clone(), protocol: w.protocol.clone(), endpoint: w.endpoint.clone() }),
+                after: Resource::SnsSubscription(SubscriptionSpec {
+                    topic_arn: topic_arn.clone(),
+                    protocol: w.protocol.clone(),
+                    endpoint: w.endpoint.clone(),
+                }),
             });
         }
     }
@@ -854,7 +934,12 @@ pub fn topic_policy(topic_arn: &str, account: &str, partition: &str, region: &st
 }
 
 /// Verdicts and changes for the baseline's log-retention requirement and saved queries.
-fn log_group_extras(baseline: &Baseline, snap: &Snapshot, lg: Option<&LogGroup>, controls: &[ControlVerdict]) -> Vec<(ControlVerdict, Vec<Change>)> {
+fn log_group_extras(
+    baseline: &Baseline,
+    snap: &Snapshot,
+    lg: Option<&LogGroup>,
+    controls: &[ControlVerdict],
+) -> Vec<(ControlVerdict, Vec<Change>)> {
     let mut out = Vec::new();
     let verdict = |id: String, title: String, status: Status, reason: String, changes: &[Change]| ControlVerdict {
         id,
@@ -881,8 +966,14 @@ fn log_group_extras(baseline: &Baseline, snap: &Snapshot, lg: Option<&LogGroup>,
                 out.push((verdict(id, title, st, why, &[]), vec![]));
             }
             Some(lg) => match lg.retention_in_days {
-                None => out.push((verdict(id, title, Status::Compliant, format!("`{}` never expires events", lg.group.name), &[]), vec![])),
-                Some(d) if d >= min => out.push((verdict(id, title, Status::Compliant, format!("`{}` keeps events {d} days", lg.group.name), &[]), vec![])),
+                None => out.push((
+                    verdict(id, title, Status::Compliant, format!("`{}` never expires events", lg.group.name), &[]),
+                    vec![],
+                )),
+                Some(d) if d >= min => out.push((
+                    verdict(id, title, Status::Compliant, format!("`{}` keeps events {d} days", lg.group.name), &[]),
+                    vec![],
+                )),
                 Some(d) => {
                     let before = RetentionSpec { log_group_name: lg.group.name.clone(), retention_in_days: Some(d) };
                     let after = RetentionSpec { log_group_name: lg.group.name.clone(), retention_in_days: Some(min) };
@@ -914,7 +1005,10 @@ fn log_group_extras(baseline: &Baseline, snap: &Snapshot, lg: Option<&LogGroup>,
         };
         let region = &lg.group.region;
         if let Some(g) = snap.gaps.iter().find(|g| &g.region == region && g.action == "logs:DescribeQueryDefinitions") {
-            out.push((verdict(id, title, Status::Unknown, format!("cannot list saved queries: {}", g.error), &[]), vec![]));
+            out.push((
+                verdict(id, title, Status::Unknown, format!("cannot list saved queries: {}", g.error), &[]),
+                vec![],
+            ));
             continue;
         }
         let text = q.query.replace("${account}", &snap.account);
@@ -930,7 +1024,11 @@ fn log_group_extras(baseline: &Baseline, snap: &Snapshot, lg: Option<&LogGroup>,
                 if !after.log_group_names.contains(&lg.group.name) {
                     after.log_group_names.push(lg.group.name.clone());
                 }
-                let reason = if x.query_string != after.query_string { "its query text differs from the baseline's" } else { "it is not scoped to the trail's log group" };
+                let reason = if x.query_string != after.query_string {
+                    "its query text differs from the baseline's"
+                } else {
+                    "it is not scoped to the trail's log group"
+                };
                 let ch = Change {
                     address,
                     kind: Kind::QueryDefinition,
@@ -946,7 +1044,12 @@ fn log_group_extras(baseline: &Baseline, snap: &Snapshot, lg: Option<&LogGroup>,
                 out.push((verdict(id, title, Status::Changes, reason.into(), std::slice::from_ref(&ch)), vec![ch]));
             }
             None => {
-                let after = QueryDefinition { name: q.name.clone(), query_string: text, log_group_names: vec![lg.group.name.clone()], query_definition_id: None };
+                let after = QueryDefinition {
+                    name: q.name.clone(),
+                    query_string: text,
+                    log_group_names: vec![lg.group.name.clone()],
+                    query_definition_id: None,
+                };
                 let reason = "no saved query of this name".to_string();
                 let ch = Change {
                     address,
@@ -1025,7 +1128,7 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
     // A trail that would do but delivers to another account's log group.
     let foreign_owner: Option<(&Trail, String)> = snap.trails.iter().find_map(|t| {
         let g = t.log_group_arn.as_deref().and_then(LogGroupRef::from_arn)?;
-        (g.account != snap.account && t.is_multi_region && t.is_logging != Some(false)).then(|| (t, g.account))
+        (g.account != snap.account && t.is_multi_region && t.is_logging != Some(false)).then_some((t, g.account))
     });
     let trail_gaps: Vec<&Gap> = snap.gaps.iter().filter(|g| g.action.starts_with("cloudtrail:")).collect();
     let mut verdicts = Vec::new();
@@ -1043,7 +1146,12 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
                 .map(|f| f.filter_pattern.clone());
             Outcome {
                 status: Status::Compliant,
-                reason: format!("metric filter `{}` -> alarm `{}` -> topic `{}`", via.metric_filter, via.alarm, via.topic.rsplit(':').next().unwrap_or("")),
+                reason: format!(
+                    "metric filter `{}` -> alarm `{}` -> topic `{}`",
+                    via.metric_filter,
+                    via.alarm,
+                    via.topic.rsplit(':').next().unwrap_or("")
+                ),
                 via: Some(via),
                 changes: vec![],
                 pattern,
@@ -1086,7 +1194,12 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
                 if existing.after == ch.after {
                     existing.controls.push(c.id.clone());
                 } else {
-                    warnings.push(format!("{} is wanted differently by controls {} and {}; the first wins", ch.address, existing.controls.join(","), c.id));
+                    warnings.push(format!(
+                        "{} is wanted differently by controls {} and {}; the first wins",
+                        ch.address,
+                        existing.controls.join(","),
+                        c.id
+                    ));
                 }
             } else {
                 all_changes.push(ch);
@@ -1121,7 +1234,8 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
         verdicts.push(verdict);
     }
     // Apply order: topics, subscriptions, filters, alarms; by address within a kind.
-    let order = |c: &Change| baseline.controls.iter().position(|x| Some(&x.id) == c.control.as_ref()).unwrap_or(usize::MAX);
+    let order =
+        |c: &Change| baseline.controls.iter().position(|x| Some(&x.id) == c.control.as_ref()).unwrap_or(usize::MAX);
     all_changes.sort_by(|a, b| (a.kind, order(a), &a.address).cmp(&(b.kind, order(b), &b.address)));
     let summary = Summary {
         add: all_changes.iter().filter(|c| c.action == Action::Create).count(),
@@ -1137,7 +1251,14 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
         account: snap.account.clone(),
         partition: snap.partition.clone(),
         regions: snap.regions.clone(),
-        baseline: BaselineInfo { name: baseline.name.clone(), origin: baseline.origin.clone(), hash: baseline.hash(), topic: None, subscribe: vec![], satisfy: vec![] },
+        baseline: BaselineInfo {
+            name: baseline.name.clone(),
+            origin: baseline.origin.clone(),
+            hash: baseline.hash(),
+            topic: None,
+            subscribe: vec![],
+            satisfy: vec![],
+        },
         state_fingerprint: fingerprint(snap),
         chain: primary.map(|(t, lg)| ChainRoot { trail: t.arn.clone(), log_group: lg.group.clone() }),
         controls: verdicts,
@@ -1158,7 +1279,8 @@ mod tests {
 
     fn base() -> Baseline {
         let mut b = baseline::load(baseline::DEFAULT_BASELINE).unwrap();
-        b.notification.subscriptions = vec![baseline::WantedSubscription { protocol: "email".into(), endpoint: "a@example.com".into() }];
+        b.notification.subscriptions =
+            vec![baseline::WantedSubscription { protocol: "email".into(), endpoint: "a@example.com".into() }];
         b
     }
 
@@ -1182,7 +1304,12 @@ mod tests {
             caller_arn: "arn:aws:iam::123456789012:user/x".into(),
             regions: vec!["us-east-1".into()],
             trails: vec![trail()],
-            log_groups: vec![LogGroup { group: LogGroupRef::from_arn(GROUP_ARN).unwrap(), exists: true, retention_in_days: None, metric_filters: filters }],
+            log_groups: vec![LogGroup {
+                group: LogGroupRef::from_arn(GROUP_ARN).unwrap(),
+                exists: true,
+                retention_in_days: None,
+                metric_filters: filters,
+            }],
             alarms: alarms.into_iter().map(|alarm| RegionalAlarm { region: "us-east-1".into(), alarm }).collect(),
             topic_arns: topics.iter().map(|t| t.topic_arn.clone()).collect(),
             topics,
@@ -1276,7 +1403,8 @@ mod tests {
         assert_eq!(kinds, sorted, "topics, subscriptions, filters, alarms");
         assert_eq!(p.changes[0].controls.len(), 15, "one topic serves every control");
         // Filters follow the baseline's control order (5.1, 5.2, ... 5.10), not string order.
-        let filters: Vec<&str> = p.changes.iter().filter(|c| c.kind == Kind::MetricFilter).map(|c| c.control.as_deref().unwrap()).collect();
+        let filters: Vec<&str> =
+            p.changes.iter().filter(|c| c.kind == Kind::MetricFilter).map(|c| c.control.as_deref().unwrap()).collect();
         assert_eq!(&filters[..3], &["5.1", "5.2", "5.3"]);
     }
 
@@ -1309,7 +1437,8 @@ mod tests {
     fn pending_only_subscription_blocks_without_changes() {
         let mut b = base();
         b.notification.topic = TopicRef::Name("sec".into());
-        b.notification.subscriptions = vec![baseline::WantedSubscription { protocol: "email".into(), endpoint: "x@example.com".into() }];
+        b.notification.subscriptions =
+            vec![baseline::WantedSubscription { protocol: "email".into(), endpoint: "x@example.com".into() }];
         let (f, a) = full_chain(&b, "sec");
         let p = plan(&b, &snap(f, a, vec![topic("sec", false)]));
         assert!(p.changes.is_empty(), "{:#?}", p.changes);
@@ -1319,7 +1448,12 @@ mod tests {
     #[test]
     fn unreadable_filters_make_controls_unknown_never_create() {
         let mut s = snap(vec![], vec![], vec![]);
-        s.gaps.push(Gap { region: "us-east-1".into(), action: "logs:DescribeMetricFilters".into(), resource: "ct".into(), error: "denied".into() });
+        s.gaps.push(Gap {
+            region: "us-east-1".into(),
+            action: "logs:DescribeMetricFilters".into(),
+            resource: "ct".into(),
+            error: "denied".into(),
+        });
         let p = plan(&base(), &s);
         assert!(p.controls.iter().all(|c| c.status == Status::Unknown));
         assert!(p.changes.is_empty());

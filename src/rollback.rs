@@ -45,16 +45,26 @@ fn intents(log: &RunLog) -> Result<Vec<Intent>, Error> {
     let mut out = Vec::new();
     for r in &log.records {
         if let Record::Intent { seq, address, region, op, before, .. } = r {
-            let op: Op = serde_json::from_value(op.clone())
-                .map_err(|e| Error::BadRecord { run: log.header.run_id.clone(), seq: *seq, message: e.to_string() })?;
+            let op: Op = serde_json::from_value(op.clone()).map_err(|e| Error::BadRecord {
+                run: log.header.run_id.clone(),
+                seq: *seq,
+                message: e.to_string(),
+            })?;
             let result = match log.done(*seq) {
                 Some(Record::Done { result, .. }) => result.clone(),
                 _ => None,
             };
-            out.push(Intent { seq: *seq, address: address.clone(), region: region.clone(), op, before: before.clone(), result });
+            out.push(Intent {
+                seq: *seq,
+                address: address.clone(),
+                region: region.clone(),
+                op,
+                before: before.clone(),
+                result,
+            });
         }
     }
-    out.sort_by(|a, b| b.seq.cmp(&a.seq));
+    out.sort_by_key(|i| std::cmp::Reverse(i.seq));
     Ok(out)
 }
 
@@ -98,10 +108,7 @@ enum Verdict<T> {
     ChangedSince(T),
 }
 
-fn judge<T: PartialEq>(live: &Option<T>, after: &Option<T>, before: &Option<T>) -> Verdict<T>
-where
-    T: Clone,
-{
+fn judge<T: PartialEq + Clone>(live: &Option<T>, after: &Option<T>, before: &Option<T>) -> Verdict<T> {
     if live == before {
         Verdict::Unchanged
     } else if live == after {
@@ -118,7 +125,11 @@ where
 pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Result<RollbackPlan, Error> {
     let id = api.caller_identity().await?;
     if id.account != log.header.account {
-        return Err(Error::WrongAccount { run: log.header.run_id.clone(), journal: log.header.account.clone(), live: id.account });
+        return Err(Error::WrongAccount {
+            run: log.header.run_id.clone(),
+            journal: log.header.account.clone(),
+            live: id.account,
+        });
     }
     let mut live = Live { api, filters: BTreeMap::new(), alarms: BTreeMap::new() };
     let mut plan = RollbackPlan::default();
@@ -140,18 +151,28 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                     v @ (Verdict::Restore | Verdict::ChangedSince(_)) => {
                         if let Verdict::ChangedSince(_) = v {
                             if !force {
-                                plan.skipped.push((it.address.clone(), "changed since the run; use --force to restore it anyway".into()));
+                                plan.skipped.push((
+                                    it.address.clone(),
+                                    "changed since the run; use --force to restore it anyway".into(),
+                                ));
                                 continue;
                             }
                         }
                         let cur_v = cur.as_ref().and_then(|c| serde_json::to_value(c).ok());
                         match before {
                             None => push(
-                                Op::DeleteMetricFilter { log_group_name: filter.log_group_name.clone(), filter_name: filter.filter_name.clone() },
+                                Op::DeleteMetricFilter {
+                                    log_group_name: filter.log_group_name.clone(),
+                                    filter_name: filter.filter_name.clone(),
+                                },
                                 cur_v,
                                 "created by the run".into(),
                             ),
-                            Some(b) => push(Op::PutMetricFilter { filter: b }, cur_v, "restore the definition from before the run".into()),
+                            Some(b) => push(
+                                Op::PutMetricFilter { filter: b },
+                                cur_v,
+                                "restore the definition from before the run".into(),
+                            ),
                         }
                     }
                 }
@@ -172,14 +193,25 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                     v => {
                         if let Verdict::ChangedSince(_) = v {
                             if !force {
-                                plan.skipped.push((it.address.clone(), "changed since the run; use --force to restore it anyway".into()));
+                                plan.skipped.push((
+                                    it.address.clone(),
+                                    "changed since the run; use --force to restore it anyway".into(),
+                                ));
                                 continue;
                             }
                         }
                         let cur_v = cur.as_ref().and_then(|c| serde_json::to_value(c).ok());
                         match before {
-                            None => push(Op::DeleteAlarm { alarm_name: alarm.alarm_name.clone() }, cur_v, "created by the run".into()),
-                            Some(b) => push(Op::PutMetricAlarm { alarm: b }, cur_v, "restore the definition from before the run".into()),
+                            None => push(
+                                Op::DeleteAlarm { alarm_name: alarm.alarm_name.clone() },
+                                cur_v,
+                                "created by the run".into(),
+                            ),
+                            Some(b) => push(
+                                Op::PutMetricAlarm { alarm: b },
+                                cur_v,
+                                "restore the definition from before the run".into(),
+                            ),
                         }
                     }
                 }
@@ -187,7 +219,9 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
             Op::DeleteAlarm { alarm_name } => {
                 let cur = live.alarm(&r, alarm_name).await?;
                 match (cur, from_value::<Alarm>(&it.before)) {
-                    (None, Some(b)) => push(Op::PutMetricAlarm { alarm: b.definition() }, None, "deleted by the run".into()),
+                    (None, Some(b)) => {
+                        push(Op::PutMetricAlarm { alarm: b.definition() }, None, "deleted by the run".into())
+                    }
                     _ => plan.unchanged.push((it.address.clone(), "already present".into())),
                 }
             }
@@ -196,17 +230,29 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                     let v = api.subscriptions(&r, &s.topic_arn).await?;
                     subs_cache.insert(s.topic_arn.clone(), v);
                 }
-                let arn = it.result.as_ref().and_then(|v| v.get("subscription_arn")).and_then(Value::as_str).map(str::to_string);
+                let arn = it
+                    .result
+                    .as_ref()
+                    .and_then(|v| v.get("subscription_arn"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 let found = subs_cache[&s.topic_arn].iter().find(|x| {
-                    x.protocol == s.protocol && x.endpoint == s.endpoint && (x.subscription_arn.is_none() || x.subscription_arn == arn || arn.is_none())
+                    x.protocol == s.protocol
+                        && x.endpoint == s.endpoint
+                        && (x.subscription_arn.is_none() || x.subscription_arn == arn || arn.is_none())
                 });
                 match (found, arn) {
-                    (None, _) => plan.unchanged.push((it.address.clone(), "no such subscription (never made or already removed)".into())),
+                    (None, _) => plan
+                        .unchanged
+                        .push((it.address.clone(), "no such subscription (never made or already removed)".into())),
                     (Some(x), arn) => {
                         let arn = arn.or_else(|| x.subscription_arn.clone());
                         match arn {
                             Some(a) if a.starts_with("arn:") => {
-                                removing.entry(s.topic_arn.clone()).or_default().push((s.protocol.clone(), s.endpoint.clone()));
+                                removing
+                                    .entry(s.topic_arn.clone())
+                                    .or_default()
+                                    .push((s.protocol.clone(), s.endpoint.clone()));
                                 push(
                                     Op::Unsubscribe { subscription_arn: a, subscription: s.clone() },
                                     serde_json::to_value(s).ok(),
@@ -215,7 +261,11 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                             }
                             // The run died before recording the ARN of a pending subscription:
                             // it goes with its topic if the run created that topic (decided below).
-                            _ => orphans.entry(s.topic_arn.clone()).or_default().push((s.protocol.clone(), s.endpoint.clone(), it.address.clone())),
+                            _ => orphans.entry(s.topic_arn.clone()).or_default().push((
+                                s.protocol.clone(),
+                                s.endpoint.clone(),
+                                it.address.clone(),
+                            )),
                         }
                     }
                 }
@@ -225,7 +275,11 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                 if subs.iter().any(|x| x.protocol == s.protocol && x.endpoint == s.endpoint) {
                     plan.unchanged.push((it.address.clone(), "already subscribed".into()));
                 } else {
-                    push(Op::Subscribe { subscription: s.clone() }, None, "unsubscribed by the run (the recipient must confirm again)".into());
+                    push(
+                        Op::Subscribe { subscription: s.clone() },
+                        None,
+                        "unsubscribed by the run (the recipient must confirm again)".into(),
+                    );
                 }
             }
             Op::CreateTopic { topic } => {
@@ -244,7 +298,8 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                 let mut ours = removing.get(&arn).cloned().unwrap_or_default();
                 let orphaned = orphans.remove(&arn).unwrap_or_default();
                 ours.extend(orphaned.iter().map(|(p, e, _)| (p.clone(), e.clone())));
-                let others: Vec<&Subscription> = subs.iter().filter(|x| !ours.contains(&(x.protocol.clone(), x.endpoint.clone()))).collect();
+                let others: Vec<&Subscription> =
+                    subs.iter().filter(|x| !ours.contains(&(x.protocol.clone(), x.endpoint.clone()))).collect();
                 if !others.is_empty() && !force {
                     orphans.insert(arn.clone(), orphaned);
                     plan.skipped.push((
@@ -274,20 +329,28 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                     .or_else(|| definition.query_definition_id.clone());
                 // Without a recorded id (the run died), the query is recognised by its content.
                 let cur = match &id {
-                    Some(id) => live_all.iter().find(|q| q.query_definition_id.as_deref() == Some(id.as_str())).cloned(),
+                    Some(id) => {
+                        live_all.iter().find(|q| q.query_definition_id.as_deref() == Some(id.as_str())).cloned()
+                    }
                     None => live_all
                         .iter()
-                        .find(|q| q.name == definition.name && q.query_string == definition.query_string && q.log_group_names == definition.log_group_names)
+                        .find(|q| {
+                            q.name == definition.name
+                                && q.query_string == definition.query_string
+                                && q.log_group_names == definition.log_group_names
+                        })
                         .cloned(),
                 };
                 let before: Option<QueryDefinition> = from_value(&it.before);
                 let strip = |q: &QueryDefinition| QueryDefinition { query_definition_id: None, ..q.clone() };
                 match cur {
                     None => plan.unchanged.push((it.address.clone(), "no such saved query".into())),
-                    Some(c) if before.as_ref().map(strip) == Some(strip(&c)) => plan.unchanged.push((it.address.clone(), "already as before the run".into())),
-                    Some(c) if strip(&c) != strip(definition) && !force => {
-                        plan.skipped.push((it.address.clone(), "changed since the run; use --force to restore it anyway".into()))
+                    Some(c) if before.as_ref().map(strip) == Some(strip(&c)) => {
+                        plan.unchanged.push((it.address.clone(), "already as before the run".into()))
                     }
+                    Some(c) if strip(&c) != strip(definition) && !force => plan
+                        .skipped
+                        .push((it.address.clone(), "changed since the run; use --force to restore it anyway".into())),
                     Some(c) => {
                         let cid = c.query_definition_id.clone().unwrap_or_default();
                         match before {
@@ -297,7 +360,9 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                                 "created by the run".into(),
                             ),
                             Some(b) => push(
-                                Op::PutQueryDefinition { definition: QueryDefinition { query_definition_id: Some(cid), ..b } },
+                                Op::PutQueryDefinition {
+                                    definition: QueryDefinition { query_definition_id: Some(cid), ..b },
+                                },
                                 serde_json::to_value(&c).ok(),
                                 "restore the definition from before the run".into(),
                             ),
@@ -323,12 +388,25 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                 if cur == before_days {
                     plan.unchanged.push((it.address.clone(), "already as before the run".into()));
                 } else if cur != Some(*retention_in_days) && !force {
-                    plan.skipped.push((it.address.clone(), "changed since the run; use --force to restore it anyway".into()));
+                    plan.skipped
+                        .push((it.address.clone(), "changed since the run; use --force to restore it anyway".into()));
                 } else {
-                    let cur_v = serde_json::to_value(RetentionSpec { log_group_name: log_group_name.clone(), retention_in_days: cur }).ok();
+                    let cur_v = serde_json::to_value(RetentionSpec {
+                        log_group_name: log_group_name.clone(),
+                        retention_in_days: cur,
+                    })
+                    .ok();
                     match before_days {
-                        Some(d) => push(Op::PutRetentionPolicy { log_group_name: log_group_name.clone(), retention_in_days: d }, cur_v, "restore the retention from before the run".into()),
-                        None => push(Op::DeleteRetentionPolicy { log_group_name: log_group_name.clone() }, cur_v, "the log group never expired events before the run".into()),
+                        Some(d) => push(
+                            Op::PutRetentionPolicy { log_group_name: log_group_name.clone(), retention_in_days: d },
+                            cur_v,
+                            "restore the retention from before the run".into(),
+                        ),
+                        None => push(
+                            Op::DeleteRetentionPolicy { log_group_name: log_group_name.clone() },
+                            cur_v,
+                            "the log group never expired events before the run".into(),
+                        ),
                     }
                 }
             }

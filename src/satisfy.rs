@@ -30,16 +30,25 @@ pub fn expand(b: &mut Baseline, scanners: &[Scanner]) -> Result<(), String> {
             out.push(c.clone());
             continue;
         };
-        let texts = scanner::satisfying_patterns(topic, scanners, &c.pattern).map_err(|e| format!("control `{}`: {e}", c.id))?;
+        let texts = scanner::satisfying_patterns(topic, scanners, &c.pattern)
+            .map_err(|e| format!("control `{}`: {e}", c.id))?;
         let parsed: Vec<(pattern::Pattern, String)> = texts
             .into_iter()
-            .map(|(t, why)| pattern::parse(&t).map(|p| (p, why)).map_err(|e| format!("control `{}`: scanner pattern does not parse: {e}", c.id)))
+            .map(|(t, why)| {
+                pattern::parse(&t)
+                    .map(|p| (p, why))
+                    .map_err(|e| format!("control `{}`: scanner pattern does not parse: {e}", c.id))
+            })
             .collect::<Result<_, _>>()?;
         let primary = parsed.iter().position(|(p, _)| pattern::covers(p, &c.pattern).is_covered()).ok_or_else(|| {
             format!("control `{}`: no scanner-accepted pattern covers the baseline's, so no single plan satisfies {scanners:?}", c.id)
         })?;
         let passing = |p: &pattern::Pattern| -> Vec<String> {
-            scanners.iter().filter(|s| scanner::verdict(**s, topic, p.source()).is_pass()).map(|s| s.as_str().to_string()).collect()
+            scanners
+                .iter()
+                .filter(|s| scanner::verdict(**s, topic, p.source()).is_pass())
+                .map(|s| s.as_str().to_string())
+                .collect()
         };
         let mut main = c.clone();
         main.must_pass = passing(&parsed[primary].0);
@@ -59,7 +68,11 @@ pub fn expand(b: &mut Baseline, scanners: &[Scanner]) -> Result<(), String> {
                 id: format!("{}+{suffix}", c.id),
                 title: format!("{} (extra filter for scanners)", c.title),
                 pattern: p.clone(),
-                metric_name: format!("{}{}", c.metric_name, if n == 1 { "Scanner".to_string() } else { format!("Scanner{n}") }),
+                metric_name: format!(
+                    "{}{}",
+                    c.metric_name,
+                    if n == 1 { "Scanner".to_string() } else { format!("Scanner{n}") }
+                ),
                 namespace: c.namespace.clone(),
                 filter_name: format!("{}-{suffix}", c.filter_name),
                 alarm_name: format!("{}-{suffix}", c.alarm_name),

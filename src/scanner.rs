@@ -216,7 +216,9 @@ impl MonitoringTopic {
             T::ConsoleSigninWithoutMfa => "cloudwatch_log_metric_filter_sign_in_without_mfa",
             T::RootUsage => "cloudwatch_log_metric_filter_root_usage",
             T::IamPolicyChanges => "cloudwatch_log_metric_filter_policy_changes",
-            T::CloudTrailChanges => "cloudwatch_log_metric_filter_and_alarm_for_cloudtrail_configuration_changes_enabled",
+            T::CloudTrailChanges => {
+                "cloudwatch_log_metric_filter_and_alarm_for_cloudtrail_configuration_changes_enabled"
+            }
             T::ConsoleAuthFailures => "cloudwatch_log_metric_filter_authentication_failures",
             T::CmkDisableOrDelete => "cloudwatch_log_metric_filter_disable_or_scheduled_deletion_of_kms_cmk",
             T::S3PolicyChanges => "cloudwatch_log_metric_filter_for_s3_bucket_policy_changes",
@@ -265,9 +267,13 @@ impl Serialize for MonitoringTopic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Pass,
-    Fail { reason: String },
+    Fail {
+        reason: String,
+    },
     /// The scanner has no check for this topic (Security Hub and AWS Organizations changes).
-    NotChecked { reason: String },
+    NotChecked {
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -337,19 +343,39 @@ const CIS_V7: [&str; 15] = [
 /// `doc_source/cloudwatch-controls.md` @ bda5bf7), indexed by topic; `None` = no control.
 const SECURITY_HUB: [Option<&str>; 15] = [
     Some(r#"{($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")}"#),
-    Some(r#"{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") && ($.userIdentity.type = "IAMUser") && ($.responseElements.ConsoleLogin = "Success") }"#),
+    Some(
+        r#"{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") && ($.userIdentity.type = "IAMUser") && ($.responseElements.ConsoleLogin = "Success") }"#,
+    ),
     Some(r#"{$.userIdentity.type="Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType !="AwsServiceEvent"}"#),
-    Some(r#"{($.eventName=DeleteGroupPolicy) || ($.eventName=DeleteRolePolicy) || ($.eventName=DeleteUserPolicy) || ($.eventName=PutGroupPolicy) || ($.eventName=PutRolePolicy) || ($.eventName=PutUserPolicy) || ($.eventName=CreatePolicy) || ($.eventName=DeletePolicy) || ($.eventName=CreatePolicyVersion) || ($.eventName=DeletePolicyVersion) || ($.eventName=AttachRolePolicy) || ($.eventName=DetachRolePolicy) || ($.eventName=AttachUserPolicy) || ($.eventName=DetachUserPolicy) || ($.eventName=AttachGroupPolicy) || ($.eventName=DetachGroupPolicy)}"#),
-    Some(r#"{($.eventName=CreateTrail) || ($.eventName=UpdateTrail) || ($.eventName=DeleteTrail) || ($.eventName=StartLogging) || ($.eventName=StopLogging)}"#),
+    Some(
+        r#"{($.eventName=DeleteGroupPolicy) || ($.eventName=DeleteRolePolicy) || ($.eventName=DeleteUserPolicy) || ($.eventName=PutGroupPolicy) || ($.eventName=PutRolePolicy) || ($.eventName=PutUserPolicy) || ($.eventName=CreatePolicy) || ($.eventName=DeletePolicy) || ($.eventName=CreatePolicyVersion) || ($.eventName=DeletePolicyVersion) || ($.eventName=AttachRolePolicy) || ($.eventName=DetachRolePolicy) || ($.eventName=AttachUserPolicy) || ($.eventName=DetachUserPolicy) || ($.eventName=AttachGroupPolicy) || ($.eventName=DetachGroupPolicy)}"#,
+    ),
+    Some(
+        r#"{($.eventName=CreateTrail) || ($.eventName=UpdateTrail) || ($.eventName=DeleteTrail) || ($.eventName=StartLogging) || ($.eventName=StopLogging)}"#,
+    ),
     Some(r#"{($.eventName=ConsoleLogin) && ($.errorMessage="Failed authentication")}"#),
     Some(r#"{($.eventSource=kms.amazonaws.com) && (($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}"#),
-    Some(r#"{($.eventSource=s3.amazonaws.com) && (($.eventName=PutBucketAcl) || ($.eventName=PutBucketPolicy) || ($.eventName=PutBucketCors) || ($.eventName=PutBucketLifecycle) || ($.eventName=PutBucketReplication) || ($.eventName=DeleteBucketPolicy) || ($.eventName=DeleteBucketCors) || ($.eventName=DeleteBucketLifecycle) || ($.eventName=DeleteBucketReplication))}"#),
-    Some(r#"{($.eventSource=config.amazonaws.com) && (($.eventName=StopConfigurationRecorder) || ($.eventName=DeleteDeliveryChannel) || ($.eventName=PutDeliveryChannel) || ($.eventName=PutConfigurationRecorder))}"#),
-    Some(r#"{($.eventName=AuthorizeSecurityGroupIngress) || ($.eventName=AuthorizeSecurityGroupEgress) || ($.eventName=RevokeSecurityGroupIngress) || ($.eventName=RevokeSecurityGroupEgress) || ($.eventName=CreateSecurityGroup) || ($.eventName=DeleteSecurityGroup)}"#),
-    Some(r#"{($.eventName=CreateNetworkAcl) || ($.eventName=CreateNetworkAclEntry) || ($.eventName=DeleteNetworkAcl) || ($.eventName=DeleteNetworkAclEntry) || ($.eventName=ReplaceNetworkAclEntry) || ($.eventName=ReplaceNetworkAclAssociation)}"#),
-    Some(r#"{($.eventName=CreateCustomerGateway) || ($.eventName=DeleteCustomerGateway) || ($.eventName=AttachInternetGateway) || ($.eventName=CreateInternetGateway) || ($.eventName=DeleteInternetGateway) || ($.eventName=DetachInternetGateway)}"#),
-    Some(r#"{($.eventName=CreateRoute) || ($.eventName=CreateRouteTable) || ($.eventName=ReplaceRoute) || ($.eventName=ReplaceRouteTableAssociation) || ($.eventName=DeleteRouteTable) || ($.eventName=DeleteRoute) || ($.eventName=DisassociateRouteTable)}"#),
-    Some(r#"{($.eventName=CreateVpc) || ($.eventName=DeleteVpc) || ($.eventName=ModifyVpcAttribute) || ($.eventName=AcceptVpcPeeringConnection) || ($.eventName=CreateVpcPeeringConnection) || ($.eventName=DeleteVpcPeeringConnection) || ($.eventName=RejectVpcPeeringConnection) || ($.eventName=AttachClassicLinkVpc) || ($.eventName=DetachClassicLinkVpc) || ($.eventName=DisableVpcClassicLink) || ($.eventName=EnableVpcClassicLink)}"#),
+    Some(
+        r#"{($.eventSource=s3.amazonaws.com) && (($.eventName=PutBucketAcl) || ($.eventName=PutBucketPolicy) || ($.eventName=PutBucketCors) || ($.eventName=PutBucketLifecycle) || ($.eventName=PutBucketReplication) || ($.eventName=DeleteBucketPolicy) || ($.eventName=DeleteBucketCors) || ($.eventName=DeleteBucketLifecycle) || ($.eventName=DeleteBucketReplication))}"#,
+    ),
+    Some(
+        r#"{($.eventSource=config.amazonaws.com) && (($.eventName=StopConfigurationRecorder) || ($.eventName=DeleteDeliveryChannel) || ($.eventName=PutDeliveryChannel) || ($.eventName=PutConfigurationRecorder))}"#,
+    ),
+    Some(
+        r#"{($.eventName=AuthorizeSecurityGroupIngress) || ($.eventName=AuthorizeSecurityGroupEgress) || ($.eventName=RevokeSecurityGroupIngress) || ($.eventName=RevokeSecurityGroupEgress) || ($.eventName=CreateSecurityGroup) || ($.eventName=DeleteSecurityGroup)}"#,
+    ),
+    Some(
+        r#"{($.eventName=CreateNetworkAcl) || ($.eventName=CreateNetworkAclEntry) || ($.eventName=DeleteNetworkAcl) || ($.eventName=DeleteNetworkAclEntry) || ($.eventName=ReplaceNetworkAclEntry) || ($.eventName=ReplaceNetworkAclAssociation)}"#,
+    ),
+    Some(
+        r#"{($.eventName=CreateCustomerGateway) || ($.eventName=DeleteCustomerGateway) || ($.eventName=AttachInternetGateway) || ($.eventName=CreateInternetGateway) || ($.eventName=DeleteInternetGateway) || ($.eventName=DetachInternetGateway)}"#,
+    ),
+    Some(
+        r#"{($.eventName=CreateRoute) || ($.eventName=CreateRouteTable) || ($.eventName=ReplaceRoute) || ($.eventName=ReplaceRouteTableAssociation) || ($.eventName=DeleteRouteTable) || ($.eventName=DeleteRoute) || ($.eventName=DisassociateRouteTable)}"#,
+    ),
+    Some(
+        r#"{($.eventName=CreateVpc) || ($.eventName=DeleteVpc) || ($.eventName=ModifyVpcAttribute) || ($.eventName=AcceptVpcPeeringConnection) || ($.eventName=CreateVpcPeeringConnection) || ($.eventName=DeleteVpcPeeringConnection) || ($.eventName=RejectVpcPeeringConnection) || ($.eventName=AttachClassicLinkVpc) || ($.eventName=DetachClassicLinkVpc) || ($.eventName=DisableVpcClassicLink) || ($.eventName=EnableVpcClassicLink)}"#,
+    ),
     None,
 ];
 
@@ -380,56 +406,138 @@ const PROWLER_ROUTE_TABLE: &str = r#"{ ($.eventSource = ec2.amazonaws.com) && ((
 const PROWLER_ORGANIZATIONS: &str = r#"{ ($.eventSource = organizations.amazonaws.com) && (($.eventName = "AcceptHandshake") || ($.eventName = "AttachPolicy") || ($.eventName = "CreateAccount") || ($.eventName = "CreateOrganizationalUnit") || ($.eventName = "CreatePolicy") || ($.eventName = "DeclineHandshake") || ($.eventName = "DeleteOrganization") || ($.eventName = "DeleteOrganizationalUnit") || ($.eventName = "DeletePolicy") || ($.eventName = "DetachPolicy") || ($.eventName = "DisablePolicyType") || ($.eventName = "EnablePolicyType") || ($.eventName = "InviteAccountToOrganization") || ($.eventName = "LeaveOrganization") || ($.eventName = "MoveAccount") || ($.eventName = "RemoveAccountFromOrganization") || ($.eventName = "UpdatePolicy") || ($.eventName = "UpdateOrganizationalUnit") || ($.eventName = "CancelHandshake") || ($.eventName = "CreateOrganization") || ($.eventName = "EnableAllFeatures")) }"#;
 
 const IAM_EVENTS: &[&str] = &[
-    "DeleteGroupPolicy", "DeleteRolePolicy", "DeleteUserPolicy", "PutGroupPolicy", "PutRolePolicy", "PutUserPolicy",
-    "CreatePolicy", "DeletePolicy", "CreatePolicyVersion", "DeletePolicyVersion", "AttachRolePolicy", "DetachRolePolicy",
-    "AttachUserPolicy", "DetachUserPolicy", "AttachGroupPolicy", "DetachGroupPolicy",
+    "DeleteGroupPolicy",
+    "DeleteRolePolicy",
+    "DeleteUserPolicy",
+    "PutGroupPolicy",
+    "PutRolePolicy",
+    "PutUserPolicy",
+    "CreatePolicy",
+    "DeletePolicy",
+    "CreatePolicyVersion",
+    "DeletePolicyVersion",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "AttachUserPolicy",
+    "DetachUserPolicy",
+    "AttachGroupPolicy",
+    "DetachGroupPolicy",
 ];
 const TRAIL_EVENTS: &[&str] = &["CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging"];
 const CMK_EVENTS: &[&str] = &["DisableKey", "ScheduleKeyDeletion"];
 const S3_EVENTS: &[&str] = &[
-    "PutBucketAcl", "PutBucketPolicy", "PutBucketCors", "PutBucketLifecycle", "PutBucketReplication", "DeleteBucketPolicy",
-    "DeleteBucketCors", "DeleteBucketLifecycle", "DeleteBucketReplication",
+    "PutBucketAcl",
+    "PutBucketPolicy",
+    "PutBucketCors",
+    "PutBucketLifecycle",
+    "PutBucketReplication",
+    "DeleteBucketPolicy",
+    "DeleteBucketCors",
+    "DeleteBucketLifecycle",
+    "DeleteBucketReplication",
 ];
-const CONFIG_EVENTS: &[&str] = &["StopConfigurationRecorder", "DeleteDeliveryChannel", "PutDeliveryChannel", "PutConfigurationRecorder"];
+const CONFIG_EVENTS: &[&str] =
+    &["StopConfigurationRecorder", "DeleteDeliveryChannel", "PutDeliveryChannel", "PutConfigurationRecorder"];
 const SG_EVENTS: &[&str] = &[
-    "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
-    "CreateSecurityGroup", "DeleteSecurityGroup",
+    "AuthorizeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress",
+    "CreateSecurityGroup",
+    "DeleteSecurityGroup",
 ];
 const SG_EVENTS_V5: &[&str] = &[
-    "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
-    "CreateSecurityGroup", "DeleteSecurityGroup", "ModifySecurityGroupRules",
+    "AuthorizeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress",
+    "CreateSecurityGroup",
+    "DeleteSecurityGroup",
+    "ModifySecurityGroupRules",
 ];
 const NACL_EVENTS: &[&str] = &[
-    "CreateNetworkAcl", "CreateNetworkAclEntry", "DeleteNetworkAcl", "DeleteNetworkAclEntry", "ReplaceNetworkAclEntry",
+    "CreateNetworkAcl",
+    "CreateNetworkAclEntry",
+    "DeleteNetworkAcl",
+    "DeleteNetworkAclEntry",
+    "ReplaceNetworkAclEntry",
     "ReplaceNetworkAclAssociation",
 ];
 const GW_EVENTS: &[&str] = &[
-    "CreateCustomerGateway", "DeleteCustomerGateway", "AttachInternetGateway", "CreateInternetGateway", "DeleteInternetGateway",
+    "CreateCustomerGateway",
+    "DeleteCustomerGateway",
+    "AttachInternetGateway",
+    "CreateInternetGateway",
+    "DeleteInternetGateway",
     "DetachInternetGateway",
 ];
 const RT_EVENTS: &[&str] = &[
-    "CreateRoute", "CreateRouteTable", "ReplaceRoute", "ReplaceRouteTableAssociation", "DeleteRouteTable", "DeleteRoute",
+    "CreateRoute",
+    "CreateRouteTable",
+    "ReplaceRoute",
+    "ReplaceRouteTableAssociation",
+    "DeleteRouteTable",
+    "DeleteRoute",
     "DisassociateRouteTable",
 ];
 const VPC_EVENTS: &[&str] = &[
-    "CreateVpc", "DeleteVpc", "ModifyVpcAttribute", "AcceptVpcPeeringConnection", "CreateVpcPeeringConnection",
-    "DeleteVpcPeeringConnection", "RejectVpcPeeringConnection", "AttachClassicLinkVpc", "DetachClassicLinkVpc",
-    "DisableVpcClassicLink", "EnableVpcClassicLink",
+    "CreateVpc",
+    "DeleteVpc",
+    "ModifyVpcAttribute",
+    "AcceptVpcPeeringConnection",
+    "CreateVpcPeeringConnection",
+    "DeleteVpcPeeringConnection",
+    "RejectVpcPeeringConnection",
+    "AttachClassicLinkVpc",
+    "DetachClassicLinkVpc",
+    "DisableVpcClassicLink",
+    "EnableVpcClassicLink",
 ];
 /// CIS 4.15/5.15, in CIS order.
 const ORG_EVENTS_CIS: &[&str] = &[
-    "AcceptHandshake", "AttachPolicy", "CreateAccount", "CreateOrganizationalUnit", "CreatePolicy", "DeclineHandshake",
-    "DeleteOrganization", "DeleteOrganizationalUnit", "DeletePolicy", "DetachPolicy", "DisablePolicyType", "EnablePolicyType",
-    "InviteAccountToOrganization", "LeaveOrganization", "MoveAccount", "RemoveAccountFromOrganization", "UpdatePolicy",
+    "AcceptHandshake",
+    "AttachPolicy",
+    "CreateAccount",
+    "CreateOrganizationalUnit",
+    "CreatePolicy",
+    "DeclineHandshake",
+    "DeleteOrganization",
+    "DeleteOrganizationalUnit",
+    "DeletePolicy",
+    "DetachPolicy",
+    "DisablePolicyType",
+    "EnablePolicyType",
+    "InviteAccountToOrganization",
+    "LeaveOrganization",
+    "MoveAccount",
+    "RemoveAccountFromOrganization",
+    "UpdatePolicy",
     "UpdateOrganizationalUnit",
 ];
 /// Prowler's `cloudwatch_log_metric_filter_aws_organizations_changes`: CIS's 18 plus
 /// CancelHandshake, CreateOrganization, EnableAllFeatures.
 const ORG_EVENTS_PROWLER: &[&str] = &[
-    "AcceptHandshake", "AttachPolicy", "CancelHandshake", "CreateAccount", "CreateOrganization", "CreateOrganizationalUnit",
-    "CreatePolicy", "DeclineHandshake", "DeleteOrganization", "DeleteOrganizationalUnit", "DeletePolicy", "EnableAllFeatures",
-    "EnablePolicyType", "InviteAccountToOrganization", "LeaveOrganization", "DetachPolicy", "DisablePolicyType", "MoveAccount",
-    "RemoveAccountFromOrganization", "UpdateOrganizationalUnit", "UpdatePolicy",
+    "AcceptHandshake",
+    "AttachPolicy",
+    "CancelHandshake",
+    "CreateAccount",
+    "CreateOrganization",
+    "CreateOrganizationalUnit",
+    "CreatePolicy",
+    "DeclineHandshake",
+    "DeleteOrganization",
+    "DeleteOrganizationalUnit",
+    "DeletePolicy",
+    "EnableAllFeatures",
+    "EnablePolicyType",
+    "InviteAccountToOrganization",
+    "LeaveOrganization",
+    "DetachPolicy",
+    "DisablePolicyType",
+    "MoveAccount",
+    "RemoveAccountFromOrganization",
+    "UpdateOrganizationalUnit",
+    "UpdatePolicy",
 ];
 
 // ---- rules ----------------------------------------------------------------------------------
@@ -451,8 +559,13 @@ enum Rule {
     /// The clauses in this order, separated by anything (`A.+B.+C`: Steampipe; Prowler x.1/x.3).
     Sequence(Vec<Clause>),
     /// Equality after removing whitespace (and lower-casing when `fold_case`).
-    Literal { text: &'static str, fold_case: bool },
-    None { reason: &'static str },
+    Literal {
+        text: &'static str,
+        fold_case: bool,
+    },
+    None {
+        reason: &'static str,
+    },
 }
 
 fn prowler_name(n: &str) -> Clause {
@@ -465,7 +578,10 @@ fn prowler_source(s: &str) -> Clause {
 
 fn prowler_extra(field: &str, op: &str, value: &str) -> Clause {
     let op_re = if op == "!=" { r"\s*!=\s*" } else { r"\s*=\s*" };
-    clause(&format!(r"\$\.{}{op_re}.?{}", regex::escape(field), regex::escape(value)), format!("$.{field} {op} {value}"))
+    clause(
+        &format!(r"\$\.{}{op_re}.?{}", regex::escape(field), regex::escape(value)),
+        format!("$.{field} {op} {value}"),
+    )
 }
 
 fn prowler_rule(t: MonitoringTopic) -> Rule {
@@ -522,7 +638,10 @@ fn steampipe_rule(t: MonitoringTopic) -> Rule {
     };
     match t {
         T::UnauthorizedApiCalls => Rule::Sequence(vec![
-            clause(r#"\$\.errorCode\s*=\s*"\*UnauthorizedOperation""#, r#"$.errorCode = "*UnauthorizedOperation" (quoted)"#),
+            clause(
+                r#"\$\.errorCode\s*=\s*"\*UnauthorizedOperation""#,
+                r#"$.errorCode = "*UnauthorizedOperation" (quoted)"#,
+            ),
             clause(r#"\$\.errorCode\s*=\s*"AccessDenied\*""#, r#"$.errorCode = "AccessDenied*" (quoted)"#),
             clause(
                 r#"\$\.sourceIPAddress\s*!=\s*"delivery.logs.amazonaws.com""#,
@@ -555,7 +674,11 @@ fn steampipe_rule(t: MonitoringTopic) -> Rule {
         T::VpcChanges => names(None, VPC_EVENTS),
         T::OrganizationsChanges => {
             let mut v = vec![sp_source("organizations.amazonaws.com")];
-            v.extend(ORG_EVENTS_CIS.iter().map(|n| clause(&format!(r#"\$\.eventName\s*=\s*"?{n}"?"#), format!("$.eventName = {n}"))));
+            v.extend(
+                ORG_EVENTS_CIS
+                    .iter()
+                    .map(|n| clause(&format!(r#"\$\.eventName\s*=\s*"?{n}"?"#), format!("$.eventName = {n}"))),
+            );
             Rule::Sequence(v)
         }
     }
@@ -639,23 +762,31 @@ pub fn verdict(scanner: Scanner, topic: MonitoringTopic, filter_pattern: &str) -
                 _ => format!("{who} compares the pattern with its own literal after removing whitespace and lower-casing"),
             };
             let semantic = match (pattern::parse(filter_pattern), pattern::parse(text)) {
-                (Ok(a), Ok(b)) if pattern::equivalent(&a, &b).is_equivalent() => " (this pattern is semantically equivalent, but not the same string)",
+                (Ok(a), Ok(b)) if pattern::equivalent(&a, &b).is_equivalent() => {
+                    " (this pattern is semantically equivalent, but not the same string)"
+                }
                 _ => "",
             };
             Verdict::Fail { reason: format!("{how}; it expects `{text}`{semantic}") }
         }
         Rule::AllOf(clauses) => {
-            let missing: Vec<&str> = clauses.iter().filter(|c| !c.re.is_match(filter_pattern)).map(|c| c.human.as_str()).collect();
+            let missing: Vec<&str> =
+                clauses.iter().filter(|c| !c.re.is_match(filter_pattern)).map(|c| c.human.as_str()).collect();
             if missing.is_empty() {
                 Verdict::Pass
             } else {
                 Verdict::Fail {
-                    reason: format!("{who} ({}) requires these clauses, which the pattern lacks: {}", topic.prowler_check(), missing.join("; ")),
+                    reason: format!(
+                        "{who} ({}) requires these clauses, which the pattern lacks: {}",
+                        topic.prowler_check(),
+                        missing.join("; ")
+                    ),
                 }
             }
         }
         Rule::Sequence(clauses) => {
-            let joined = clauses.iter().map(|c| c.re.as_str().trim_start_matches("(?s)")).collect::<Vec<_>>().join(".+");
+            let joined =
+                clauses.iter().map(|c| c.re.as_str().trim_start_matches("(?s)")).collect::<Vec<_>>().join(".+");
             if Regex::new(&format!("(?s){joined}")).map(|r| r.is_match(filter_pattern)).unwrap_or(false) {
                 return Verdict::Pass;
             }
@@ -680,7 +811,9 @@ pub fn verdict(scanner: Scanner, topic: MonitoringTopic, filter_pattern: &str) -
             };
             let all = clauses.iter().map(|c| c.human.as_str()).collect::<Vec<_>>().join(", then ");
             Verdict::Fail {
-                reason: format!("{whose} requires, in this order: {all}; the pattern has no `{culprit}` where expected"),
+                reason: format!(
+                    "{whose} requires, in this order: {all}; the pattern has no `{culprit}` where expected"
+                ),
             }
         }
     }
@@ -741,7 +874,12 @@ fn classify_title(title: &str) -> Option<MonitoringTopic> {
         T::UnauthorizedApiCalls
     } else if has("without mfa") {
         T::ConsoleSigninWithoutMfa
-    } else if has("authentication fail") || has("sign-in fail") || has("sign in fail") || has("signin fail") || has("login fail") {
+    } else if has("authentication fail")
+        || has("sign-in fail")
+        || has("sign in fail")
+        || has("signin fail")
+        || has("login fail")
+    {
         T::ConsoleAuthFailures
     } else if has("root") {
         T::RootUsage
@@ -888,7 +1026,10 @@ pub fn satisfying_patterns(
         } else if c.covers {
             why.push("covers the baseline pattern (it matches every event the baseline matches)".to_string());
         } else {
-            why.push("extra filter: it does not provably cover the baseline, which another filter of this set does".to_string());
+            why.push(
+                "extra filter: it does not provably cover the baseline, which another filter of this set does"
+                    .to_string(),
+            );
         }
         let newly: Vec<Scanner> = c.passes.iter().copied().filter(|s| !satisfied.contains(s)).collect();
         if !c.passes.is_empty() {
@@ -901,10 +1042,7 @@ pub fn satisfying_patterns(
         }
         satisfied.extend(newly);
         if pos == 0 && !skipped.is_empty() {
-            why.push(format!(
-                "not checked by {}",
-                skipped.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            ));
+            why.push(format!("not checked by {}", skipped.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
         }
         out.push((c.text.clone(), why.join("; ")));
     }
@@ -921,7 +1059,8 @@ mod tests {
     const CIS_V2_UNAUTH: &str = r#"{ ($.errorCode ="*UnauthorizedOperation") || ($.errorCode ="AccessDenied*") && ($.sourceIPAddress!="delivery.logs.amazonaws.com") && ($.eventName!="HeadBucket") }"#;
     const CIS_V2_UNAUTH_BASH: &str = "{ ($.errorCode =*UnauthorizedOperation) || ($.errorCode =AccessDenied*) && ($.sourceIPAddress!=delivery.logs.amazonaws.com) && ($.eventName!=HeadBucket) }";
     const CIS_SG_V4: &str = r#"{ ($.eventName = AuthorizeSecurityGroupIngress) || ($.eventName = AuthorizeSecurityGroupEgress) || ($.eventName = RevokeSecurityGroupIngress) || ($.eventName = RevokeSecurityGroupEgress) || ($.eventName = CreateSecurityGroup) || ($.eventName = DeleteSecurityGroup) }"#;
-    const ROOT_UNQUOTED: &str = "{ $.userIdentity.type = Root && $.userIdentity.invokedBy NOT EXISTS && $.eventType != AwsServiceEvent }";
+    const ROOT_UNQUOTED: &str =
+        "{ $.userIdentity.type = Root && $.userIdentity.invokedBy NOT EXISTS && $.eventType != AwsServiceEvent }";
     const ROOT_REORDERED: &str = r#"{ $.eventType != "AwsServiceEvent" && $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS }"#;
 
     fn v(s: Scanner, t: MonitoringTopic, p: &str) -> &'static str {
@@ -948,7 +1087,10 @@ mod tests {
     fn verdict_serialisation() {
         assert_eq!(serde_json::to_string(&Verdict::Pass).unwrap(), "\"pass\"");
         assert_eq!(serde_json::to_string(&Verdict::Fail { reason: "r".into() }).unwrap(), "{\"fail\":\"r\"}");
-        assert_eq!(serde_json::to_string(&Verdict::NotChecked { reason: "n".into() }).unwrap(), "{\"not_checked\":\"n\"}");
+        assert_eq!(
+            serde_json::to_string(&Verdict::NotChecked { reason: "n".into() }).unwrap(),
+            "{\"not_checked\":\"n\"}"
+        );
     }
 
     #[test]
@@ -971,10 +1113,18 @@ mod tests {
         let sh2 = literal(SH, T::UnauthorizedApiCalls).unwrap();
         let rows: &[(MonitoringTopic, &str, &str)] = &[
             (T::UnauthorizedApiCalls, sh2, "pass"),
-            (T::UnauthorizedApiCalls, r#"{ ($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*") }"#, "pass"),
+            (
+                T::UnauthorizedApiCalls,
+                r#"{ ($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*") }"#,
+                "pass",
+            ),
             (T::UnauthorizedApiCalls, CIS_V12_UNAUTH, "pass"),
             (T::UnauthorizedApiCalls, CIS_V2_UNAUTH, "fail"),
-            (T::UnauthorizedApiCalls, r#"{(($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*"))}"#, "fail"),
+            (
+                T::UnauthorizedApiCalls,
+                r#"{(($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*"))}"#,
+                "fail",
+            ),
             (T::UnauthorizedApiCalls, "{($.errorCode=*UnauthorizedOperation) || ($.errorCode=AccessDenied*)}", "fail"),
             (T::RouteTableChanges, CIS_RT, "pass"),
             (T::SecurityGroupChanges, CIS_SG_V4, "pass"),
@@ -986,7 +1136,11 @@ mod tests {
         for (t, p, want) in rows {
             assert_eq!(v(SH, *t, p), *want, "{t}: {p}\n{:?}", verdict(SH, *t, p));
         }
-        let r = verdict(SH, T::UnauthorizedApiCalls, "{($.errorCode=*UnauthorizedOperation) || ($.errorCode=AccessDenied*)}");
+        let r = verdict(
+            SH,
+            T::UnauthorizedApiCalls,
+            "{($.errorCode=*UnauthorizedOperation) || ($.errorCode=AccessDenied*)}",
+        );
         assert!(r.reason().unwrap().contains("semantically equivalent"), "{r:?}");
     }
 
@@ -1039,7 +1193,11 @@ mod tests {
             (T::UnauthorizedApiCalls, CIS_V2_UNAUTH_BASH, "fail"),
             (T::ConsoleSigninWithoutMfa, T::ConsoleSigninWithoutMfa.cis_pattern(), "pass"),
             (T::ConsoleSigninWithoutMfa, literal(SH, T::ConsoleSigninWithoutMfa).unwrap(), "pass"),
-            (T::ConsoleSigninWithoutMfa, r#"{($.eventName="ConsoleLogin") && ($.additionalEventData.MFAUsed !="Yes")}"#, "pass"),
+            (
+                T::ConsoleSigninWithoutMfa,
+                r#"{($.eventName="ConsoleLogin") && ($.additionalEventData.MFAUsed !="Yes")}"#,
+                "pass",
+            ),
             (T::RootUsage, T::RootUsage.cis_pattern(), "pass"),
             (T::RootUsage, literal(SH, T::RootUsage).unwrap(), "pass"),
             (T::RootUsage, ROOT_UNQUOTED, "fail"),

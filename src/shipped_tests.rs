@@ -34,9 +34,18 @@ fn every_shipped_pattern_parses_with_a_stable_canonical_form() {
             assert_eq!(again.canonical(), c.pattern.canonical(), "{name} {}", c.id);
             let canon = pattern::parse(c.pattern.canonical_str())
                 .unwrap_or_else(|e| panic!("{name} {}: canonical form does not parse: {e}", c.id));
-            assert_eq!(canon.canonical(), c.pattern.canonical(), "{name} {}: canonical form is not a fixed point", c.id);
+            assert_eq!(
+                canon.canonical(),
+                c.pattern.canonical(),
+                "{name} {}: canonical form is not a fixed point",
+                c.id
+            );
             assert!(pattern::equivalent(&canon, &c.pattern).is_equivalent(), "{name} {}", c.id);
-            assert!(c.pattern.source().len() <= pattern::MAX_LEN, "{name} {}: longer than the filterPattern quota", c.id);
+            assert!(
+                c.pattern.source().len() <= pattern::MAX_LEN,
+                "{name} {}: longer than the filterPattern quota",
+                c.id
+            );
         }
     }
 }
@@ -49,7 +58,8 @@ fn every_shipped_control_matches_its_positives_and_none_of_its_near_misses() {
         let data = corpus(name);
         for c in &b.controls {
             let at = format!("{name} {}", c.id);
-            let entry = data.get(&c.id).unwrap_or_else(|| panic!("{at}: no events in tests/data/baselines/{name}.json"));
+            let entry =
+                data.get(&c.id).unwrap_or_else(|| panic!("{at}: no events in tests/data/baselines/{name}.json"));
             for (i, e) in events(entry, "positive", &at).iter().enumerate() {
                 let ev = Event::from_value(e.clone());
                 assert!(c.pattern.matches(&ev), "{at}: positive #{i} ({}) does not match", e["eventName"]);
@@ -104,7 +114,10 @@ fn aliases_resolve_to_their_baseline() {
             assert!(!baseline::shipped_names().contains(&a.as_str()), "alias {a} shadows a baseline");
             assert!(seen.insert(a.clone()), "alias {a} declared twice");
         }
-        assert!(!b.title.is_empty() && !b.source.is_empty(), "{name}: title and source are required for shipped baselines");
+        assert!(
+            !b.title.is_empty() && !b.source.is_empty(),
+            "{name}: title and source are required for shipped baselines"
+        );
     }
 }
 

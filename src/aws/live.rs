@@ -48,7 +48,9 @@ pub async fn sdk_config(opts: &ConnectOptions) -> SdkConfig {
         .operation_timeout(op)
         .build();
     let loader = || {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry.clone()).timeout_config(timeouts.clone());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry.clone())
+            .timeout_config(timeouts.clone());
         if let Some(p) = &opts.profile {
             loader = loader.profile_name(p);
         }
@@ -61,7 +63,11 @@ pub async fn sdk_config(opts: &ConnectOptions) -> SdkConfig {
     match &opts.assume_role {
         None => base,
         Some(role) => {
-            let provider = aws_config::sts::AssumeRoleProvider::builder(role.clone()).session_name("cwfix").configure(&base).build().await;
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role.clone())
+                .session_name("cwfix")
+                .configure(&base)
+                .build()
+                .await;
             loader().credentials_provider(provider).load().await
         }
     }
@@ -114,8 +120,12 @@ impl Live {
                     cw: aws_sdk_cloudwatch::Client::from_conf(
                         aws_sdk_cloudwatch::config::Builder::from(&self.conf).region(r.clone()).build(),
                     ),
-                    sns: aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&self.conf).region(r.clone()).build()),
-                    kms: aws_sdk_kms::Client::from_conf(aws_sdk_kms::config::Builder::from(&self.conf).region(r).build()),
+                    sns: aws_sdk_sns::Client::from_conf(
+                        aws_sdk_sns::config::Builder::from(&self.conf).region(r.clone()).build(),
+                    ),
+                    kms: aws_sdk_kms::Client::from_conf(
+                        aws_sdk_kms::config::Builder::from(&self.conf).region(r).build(),
+                    ),
                 }
             })
             .clone()
@@ -162,7 +172,9 @@ where
                 Error::Transport { action, message: chain }
             }
         }
-        SdkError::ResponseError(_) => Error::Transport { action, message: format!("unreadable response: {}", source_chain(&err)) },
+        SdkError::ResponseError(_) => {
+            Error::Transport { action, message: format!("unreadable response: {}", source_chain(&err)) }
+        }
         _ => {
             let chain = source_chain(&err);
             if chain.to_ascii_lowercase().contains("credential") {
@@ -176,13 +188,26 @@ where
 
 fn classify_code(action: String, code: String, message: String) -> Error {
     let lc = code.to_ascii_lowercase();
-    if lc.contains("accessdenied") || lc == "unauthorizedoperation" || lc == "authorizationerror" || lc == "authorizationerrorexception" || lc == "403" {
+    if lc.contains("accessdenied")
+        || lc == "unauthorizedoperation"
+        || lc == "authorizationerror"
+        || lc == "authorizationerrorexception"
+        || lc == "403"
+    {
         Error::AccessDenied { action, message: if message.is_empty() { code } else { message } }
     } else if lc.contains("notfound") || lc == "nosuchentity" || lc == "resourcenotfoundexception" {
         Error::NotFound { action, message }
-    } else if lc.contains("throttl") || lc == "requestlimitexceeded" || lc == "toomanyrequestsexception" || lc == "limitexceededexception" && message.to_ascii_lowercase().contains("rate") {
+    } else if lc.contains("throttl")
+        || lc == "requestlimitexceeded"
+        || lc == "toomanyrequestsexception"
+        || lc == "limitexceededexception" && message.to_ascii_lowercase().contains("rate")
+    {
         Error::Throttled { action, message }
-    } else if lc.contains("invalidclienttokenid") || lc.contains("unrecognizedclient") || lc.contains("expiredtoken") || lc.contains("signaturedoesnotmatch") {
+    } else if lc.contains("invalidclienttokenid")
+        || lc.contains("unrecognizedclient")
+        || lc.contains("expiredtoken")
+        || lc.contains("signaturedoesnotmatch")
+    {
         Error::Credentials { action, message: format!("{code}: {message}") }
     } else {
         Error::Service { action, code, message }
@@ -220,7 +245,14 @@ impl CloudApi for Live {
     async fn describe_trails(&self, region: &str) -> Result<Vec<TrailInfo>> {
         const A: &str = "cloudtrail:DescribeTrails";
         self.count(A);
-        let out = self.clients(region).trail.describe_trails().include_shadow_trails(true).send().await.map_err(|e| classify(A, e))?;
+        let out = self
+            .clients(region)
+            .trail
+            .describe_trails()
+            .include_shadow_trails(true)
+            .send()
+            .await
+            .map_err(|e| classify(A, e))?;
         Ok(out
             .trail_list()
             .iter()
@@ -238,14 +270,22 @@ impl CloudApi for Live {
     async fn trail_is_logging(&self, region: &str, trail_arn: &str) -> Result<bool> {
         const A: &str = "cloudtrail:GetTrailStatus";
         self.count(A);
-        let out = self.clients(region).trail.get_trail_status().name(trail_arn).send().await.map_err(|e| classify(A, e))?;
+        let out =
+            self.clients(region).trail.get_trail_status().name(trail_arn).send().await.map_err(|e| classify(A, e))?;
         Ok(out.is_logging().unwrap_or(false))
     }
 
     async fn trail_management_events(&self, region: &str, trail_arn: &str) -> Result<ManagementEvents> {
         const A: &str = "cloudtrail:GetEventSelectors";
         self.count(A);
-        let out = self.clients(region).trail.get_event_selectors().trail_name(trail_arn).send().await.map_err(|e| classify(A, e))?;
+        let out = self
+            .clients(region)
+            .trail
+            .get_event_selectors()
+            .trail_name(trail_arn)
+            .send()
+            .await
+            .map_err(|e| classify(A, e))?;
         let mut best = ManagementEvents::None;
         let mut raise = |m: ManagementEvents| {
             best = match (best, m) {
@@ -264,7 +304,8 @@ impl CloudApi for Live {
         }
         for s in out.advanced_event_selectors() {
             let fields = s.field_selectors();
-            let is_mgmt = fields.iter().any(|f| f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management"));
+            let is_mgmt =
+                fields.iter().any(|f| f.field() == "eventCategory" && f.equals().iter().any(|v| v == "Management"));
             if !is_mgmt {
                 continue;
             }
@@ -276,7 +317,8 @@ impl CloudApi for Live {
 
     async fn log_group(&self, region: &str, name: &str) -> Result<Option<Option<i32>>> {
         const A: &str = "logs:DescribeLogGroups";
-        let mut pages = self.clients(region).logs.describe_log_groups().log_group_name_prefix(name).into_paginator().send();
+        let mut pages =
+            self.clients(region).logs.describe_log_groups().log_group_name_prefix(name).into_paginator().send();
         while let Some(page) = pages.next().await {
             self.count(A);
             let page = page.map_err(|e| classify(A, e))?;
@@ -289,7 +331,8 @@ impl CloudApi for Live {
 
     async fn metric_filters(&self, region: &str, log_group: &str) -> Result<Vec<MetricFilter>> {
         const A: &str = "logs:DescribeMetricFilters";
-        let mut pages = self.clients(region).logs.describe_metric_filters().log_group_name(log_group).into_paginator().send();
+        let mut pages =
+            self.clients(region).logs.describe_metric_filters().log_group_name(log_group).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             self.count(A);
@@ -334,7 +377,8 @@ impl CloudApi for Live {
     async fn metric_alarms(&self, region: &str) -> Result<Vec<Alarm>> {
         const A: &str = "cloudwatch:DescribeAlarms";
         use aws_sdk_cloudwatch::types::AlarmType;
-        let mut pages = self.clients(region).cw.describe_alarms().alarm_types(AlarmType::MetricAlarm).into_paginator().send();
+        let mut pages =
+            self.clients(region).cw.describe_alarms().alarm_types(AlarmType::MetricAlarm).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             self.count(A);
@@ -391,8 +435,18 @@ impl CloudApi for Live {
     async fn topic_attributes(&self, region: &str, topic_arn: &str) -> Result<Option<BTreeMap<String, String>>> {
         const A: &str = "sns:GetTopicAttributes";
         self.count(A);
-        match self.clients(region).sns.get_topic_attributes().topic_arn(topic_arn).send().await.map_err(|e| classify(A, e)) {
-            Ok(out) => Ok(Some(out.attributes().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())),
+        match self
+            .clients(region)
+            .sns
+            .get_topic_attributes()
+            .topic_arn(topic_arn)
+            .send()
+            .await
+            .map_err(|e| classify(A, e))
+        {
+            Ok(out) => Ok(Some(
+                out.attributes().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+            )),
             Err(Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -400,7 +454,8 @@ impl CloudApi for Live {
 
     async fn subscriptions(&self, region: &str, topic_arn: &str) -> Result<Vec<Subscription>> {
         const A: &str = "sns:ListSubscriptionsByTopic";
-        let mut pages = self.clients(region).sns.list_subscriptions_by_topic().topic_arn(topic_arn).into_paginator().send();
+        let mut pages =
+            self.clients(region).sns.list_subscriptions_by_topic().topic_arn(topic_arn).into_paginator().send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             self.count(A);
@@ -437,7 +492,13 @@ impl CloudApi for Live {
             Err(e) => return Err(e),
         };
         let Some(meta) = meta else {
-            return Ok(KmsKey { reference: key.to_string(), region: region.to_string(), key_arn: None, aws_managed: false, policy: None });
+            return Ok(KmsKey {
+                reference: key.to_string(),
+                region: region.to_string(),
+                key_arn: None,
+                aws_managed: false,
+                policy: None,
+            });
         };
         let aws_managed = meta.key_manager().is_some_and(|m| m.as_str() == "AWS");
         self.count(B);
@@ -450,7 +511,13 @@ impl CloudApi for Live {
             .map_err(|e| classify(B, e))?
             .policy()
             .map(str::to_string);
-        Ok(KmsKey { reference: key.to_string(), region: region.to_string(), key_arn: meta.arn().map(str::to_string), aws_managed, policy })
+        Ok(KmsKey {
+            reference: key.to_string(),
+            region: region.to_string(),
+            key_arn: meta.arn().map(str::to_string),
+            aws_managed,
+            policy,
+        })
     }
 
     async fn query_definitions(&self, region: &str) -> Result<Vec<QueryDefinition>> {
@@ -461,7 +528,13 @@ impl CloudApi for Live {
         let mut token: Option<String> = None;
         for _ in 0..1000 {
             self.count(A);
-            let page = logs.describe_query_definitions().max_results(1000).set_next_token(token.clone()).send().await.map_err(|e| classify(A, e))?;
+            let page = logs
+                .describe_query_definitions()
+                .max_results(1000)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| classify(A, e))?;
             for q in page.query_definitions() {
                 out.push(QueryDefinition {
                     name: q.name().unwrap_or_default().to_string(),
@@ -499,7 +572,13 @@ impl CloudApi for Live {
     async fn delete_query_definition(&self, region: &str, id: &str) -> Result<()> {
         const A: &str = "logs:DeleteQueryDefinition";
         self.count(A);
-        self.clients(region).logs.delete_query_definition().query_definition_id(id).send().await.map_err(|e| classify(A, e))?;
+        self.clients(region)
+            .logs
+            .delete_query_definition()
+            .query_definition_id(id)
+            .send()
+            .await
+            .map_err(|e| classify(A, e))?;
         Ok(())
     }
 
@@ -520,7 +599,13 @@ impl CloudApi for Live {
     async fn delete_retention_policy(&self, region: &str, log_group: &str) -> Result<()> {
         const A: &str = "logs:DeleteRetentionPolicy";
         self.count(A);
-        self.clients(region).logs.delete_retention_policy().log_group_name(log_group).send().await.map_err(|e| classify(A, e))?;
+        self.clients(region)
+            .logs
+            .delete_retention_policy()
+            .log_group_name(log_group)
+            .send()
+            .await
+            .map_err(|e| classify(A, e))?;
         Ok(())
     }
 
@@ -532,11 +617,11 @@ impl CloudApi for Live {
             req = req.attributes(k, v);
         }
         for (k, v) in &topic.tags {
-            let tag = aws_sdk_sns::types::Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| Error::Service { action: A.into(), code: "InvalidTag".into(), message: e.to_string() })?;
+            let tag = aws_sdk_sns::types::Tag::builder().key(k).value(v).build().map_err(|e| Error::Service {
+                action: A.into(),
+                code: "InvalidTag".into(),
+                message: e.to_string(),
+            })?;
             req = req.tags(tag);
         }
         let out = req.send().await.map_err(|e| classify(A, e))?;
@@ -571,7 +656,13 @@ impl CloudApi for Live {
     async fn unsubscribe(&self, region: &str, subscription_arn: &str) -> Result<()> {
         const A: &str = "sns:Unsubscribe";
         self.count(A);
-        self.clients(region).sns.unsubscribe().subscription_arn(subscription_arn).send().await.map_err(|e| classify(A, e))?;
+        self.clients(region)
+            .sns
+            .unsubscribe()
+            .subscription_arn(subscription_arn)
+            .send()
+            .await
+            .map_err(|e| classify(A, e))?;
         Ok(())
     }
 
@@ -596,7 +687,11 @@ impl CloudApi for Live {
             for (k, v) in &t.dimensions {
                 b = b.dimensions(k, v);
             }
-            let t = b.build().map_err(|e| Error::Service { action: A.into(), code: "InvalidParameter".into(), message: e.to_string() })?;
+            let t = b.build().map_err(|e| Error::Service {
+                action: A.into(),
+                code: "InvalidParameter".into(),
+                message: e.to_string(),
+            })?;
             req = req.metric_transformations(t);
         }
         if let Some(x) = filter.apply_on_transformed_logs {

@@ -176,7 +176,12 @@ fn init_logging(cli: &Cli) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).without_time().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
 }
 
 pub fn main() -> std::process::ExitCode {
@@ -193,7 +198,10 @@ pub fn main() -> std::process::ExitCode {
         Ok(exit) => std::process::ExitCode::from(exit.code()),
         Err(err) => {
             // A closed pipe (`cwfix plan | head`) is a quiet success, as in ripgrep.
-            if err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if err
+                .chain()
+                .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+            {
                 return std::process::ExitCode::SUCCESS;
             }
             report_error(&err);
@@ -281,7 +289,12 @@ fn baselines(cmd: Option<&BaselinesCmd>, format: OutputFormat, out: &mut dyn Wri
                 writeln!(
                     out,
                     "alarm: {} over {} s {} {} for {} period(s), missing data {}",
-                    a.statistic, a.period, a.comparison_operator, a.threshold, a.evaluation_periods, a.treat_missing_data
+                    a.statistic,
+                    a.period,
+                    a.comparison_operator,
+                    a.threshold,
+                    a.evaluation_periods,
+                    a.treat_missing_data
                 )?;
                 writeln!(out, "topic: {}", b.notification.topic.name())?;
                 for s in &b.notification.subscriptions {
@@ -332,7 +345,10 @@ fn hint(err: &anyhow::Error) -> Option<String> {
             });
         }
         if cause.downcast_ref::<crate::baseline::Error>().is_some() {
-            return Some("`cwfix baselines` lists the shipped baselines; docs/baseline-format.md describes the file format".into());
+            return Some(
+                "`cwfix baselines` lists the shipped baselines; docs/baseline-format.md describes the file format"
+                    .into(),
+            );
         }
     }
     None
@@ -342,7 +358,9 @@ fn hint(err: &anyhow::Error) -> Option<String> {
 pub(crate) fn parse_subscriptions(v: &[String]) -> anyhow::Result<Vec<crate::baseline::WantedSubscription>> {
     v.iter()
         .map(|s| {
-            let (p, e) = s.split_once(':').ok_or_else(|| anyhow::anyhow!("--subscribe `{s}`: expected PROTOCOL:ENDPOINT, e.g. email:sec@example.com"))?;
+            let (p, e) = s.split_once(':').ok_or_else(|| {
+                anyhow::anyhow!("--subscribe `{s}`: expected PROTOCOL:ENDPOINT, e.g. email:sec@example.com")
+            })?;
             Ok(crate::baseline::WantedSubscription { protocol: p.to_string(), endpoint: e.to_string() })
         })
         .collect()

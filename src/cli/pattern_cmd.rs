@@ -44,11 +44,7 @@ pub enum PatternCmd {
     },
 }
 
-pub fn run(
-    cmd: &PatternCmd,
-    format: OutputFormat,
-    out: &mut dyn std::io::Write,
-) -> anyhow::Result<Exit> {
+pub fn run(cmd: &PatternCmd, format: OutputFormat, out: &mut dyn std::io::Write) -> anyhow::Result<Exit> {
     match cmd {
         PatternCmd::Check { pattern } => check(pattern, format, out),
         PatternCmd::Test { pattern, files } => test(pattern, files, format, out),
@@ -66,20 +62,14 @@ fn check(src: &str, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result
     let pat = pattern::parse(src)?;
     match format {
         OutputFormat::Human => writeln!(out, "{pat}")?,
-        OutputFormat::Json => write_json(
-            out,
-            &json!({"pattern": src, "canonical": pat.canonical(), "kind": pat.kind().as_str()}),
-        )?,
+        OutputFormat::Json => {
+            write_json(out, &json!({"pattern": src, "canonical": pat.canonical(), "kind": pat.kind().as_str()}))?
+        }
     }
     Ok(Exit::Success)
 }
 
-fn test(
-    src: &str,
-    files: &[PathBuf],
-    format: OutputFormat,
-    out: &mut dyn Write,
-) -> anyhow::Result<Exit> {
+fn test(src: &str, files: &[PathBuf], format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let pat = pattern::parse(src)?;
     let values = events::read_paths(files)?;
     let total = values.len();
@@ -97,12 +87,7 @@ fn test(
     match format {
         OutputFormat::Human => {
             // The summary is not product output: stderr, so `> matches.jsonl` stays clean.
-            let _ = writeln!(
-                std::io::stderr(),
-                "{} of {} events matched",
-                matched.len(),
-                total
-            );
+            let _ = writeln!(std::io::stderr(), "{} of {} events matched", matched.len(), total);
         }
         OutputFormat::Json => write_json(
             out,
@@ -116,12 +101,7 @@ fn coverage_json(c: &Coverage) -> Value {
     json!({"result": c.label(), "reason": c.reason(), "witness": c.witness()})
 }
 
-fn diff(
-    a_src: &str,
-    b_src: &str,
-    format: OutputFormat,
-    out: &mut dyn Write,
-) -> anyhow::Result<Exit> {
+fn diff(a_src: &str, b_src: &str, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let a = pattern::parse(a_src).context("pattern A is invalid")?;
     let b = pattern::parse(b_src).context("pattern B is invalid")?;
     let eq = pattern::equivalent(&a, &b);

@@ -24,7 +24,8 @@ pub(crate) fn load_baseline(args: &BaselineArgs) -> anyhow::Result<baseline::Bas
     let subs = super::parse_subscriptions(&args.subscribe)?;
     b.override_notification(args.topic.as_deref(), &subs)?;
     let scanners = crate::satisfy::parse_scanners(&args.satisfy).map_err(anyhow::Error::msg)?;
-    crate::satisfy::expand(&mut b, &scanners).map_err(|e| anyhow::anyhow!("cannot satisfy {}: {e}", args.satisfy.join(",")))?;
+    crate::satisfy::expand(&mut b, &scanners)
+        .map_err(|e| anyhow::anyhow!("cannot satisfy {}: {e}", args.satisfy.join(",")))?;
     Ok(b)
 }
 
@@ -62,7 +63,9 @@ pub(crate) async fn discover_and_plan(
     .await;
     let regions = if aws_args.regions.is_empty() {
         vec![live::default_region(&conf).ok_or_else(|| {
-            anyhow::anyhow!("no AWS region configured: pass --region REGION or set AWS_REGION (or a region in your profile)")
+            anyhow::anyhow!(
+                "no AWS region configured: pass --region REGION or set AWS_REGION (or a region in your profile)"
+            )
         })?]
     } else {
         let mut r = aws_args.regions.clone();
@@ -113,7 +116,10 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
     match format {
         OutputFormat::Json if plans.len() == 1 => render::json::plan(&plans[0], out)?,
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &serde_json::json!({"format_version": plan::FORMAT_VERSION, "plans": plans}))?;
+            serde_json::to_writer_pretty(
+                &mut *out,
+                &serde_json::json!({"format_version": plan::FORMAT_VERSION, "plans": plans}),
+            )?;
             writeln!(out)?;
         }
         OutputFormat::Human => {
@@ -130,7 +136,11 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
     }
     let accounts: Vec<&str> = plans.iter().map(|p| p.account.as_str()).collect();
     for p in &plans {
-        for c in p.controls.iter().filter(|c| c.status == plan::Status::Unknown && c.reason.starts_with("monitored in account ")) {
+        for c in p
+            .controls
+            .iter()
+            .filter(|c| c.status == plan::Status::Unknown && c.reason.starts_with("monitored in account "))
+        {
             let owner = c.reason.trim_start_matches("monitored in account ").split(':').next().unwrap_or("");
             if accounts.contains(&owner) && !t.quiet {
                 eprintln!("note: account {}'s chain lives in account {owner}, which this run planned too", p.account);

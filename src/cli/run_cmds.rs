@@ -101,7 +101,10 @@ async fn run_steps(
     let kind = header.kind;
     let mut journal = state.create_run(&header, &plan_doc)?;
     if format == OutputFormat::Json {
-        json_line(out, serde_json::json!({"type": "run_start", "run_id": run_id, "kind": kind, "changes": steps.len()}))?;
+        json_line(
+            out,
+            serde_json::json!({"type": "run_start", "run_id": run_id, "kind": kind, "changes": steps.len()}),
+        )?;
     } else {
         writeln!(out)?;
         writeln!(out, "Run {run_id}: journal in {}", state.root().join("runs").join(&run_id).display())?;
@@ -123,7 +126,9 @@ async fn run_steps(
             ),
             (_, Event::Start { .. }) => Ok(()),
             (_, Event::Done { step, .. }) => writeln!(out, "  {} {}", t.style.green("done"), step_line(step)),
-            (_, Event::Failed { step, error, .. }) => writeln!(out, "  {} {}: {error}", t.style.red("FAILED"), step_line(step)),
+            (_, Event::Failed { step, error, .. }) => {
+                writeln!(out, "  {} {}: {error}", t.style.red("FAILED"), step_line(step))
+            }
         };
         if let Err(e) = r {
             io_err.get_or_insert(e);
@@ -144,7 +149,12 @@ async fn run_steps(
         writeln!(out)?;
         let noun = if kind == RunKind::Rollback { "Rollback" } else { "Apply" };
         if report.failed == 0 {
-            writeln!(out, "{} {noun} complete! {} change(s) made. Run id: {run_id}", t.style.green("✓"), report.applied)?;
+            writeln!(
+                out,
+                "{} {noun} complete! {} change(s) made. Run id: {run_id}",
+                t.style.green("✓"),
+                report.applied
+            )?;
         } else {
             writeln!(
                 out,
@@ -172,10 +182,17 @@ pub async fn apply(args: &ApplyArgs, format: OutputFormat, t: &Term, out: &mut d
     let saved: Option<plan::Plan> = match &args.plan_file {
         None => None,
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read saved plan `{}`", p.display()))?;
-            let plan: plan::Plan = serde_json::from_str(&text).with_context(|| format!("`{}` is not a plan saved by `cwfix plan --out`", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("cannot read saved plan `{}`", p.display()))?;
+            let plan: plan::Plan = serde_json::from_str(&text)
+                .with_context(|| format!("`{}` is not a plan saved by `cwfix plan --out`", p.display()))?;
             if plan.format_version.split('.').next() != plan::FORMAT_VERSION.split('.').next() {
-                bail!("saved plan `{}` has format {}, this cwfix reads {}", p.display(), plan.format_version, plan::FORMAT_VERSION);
+                bail!(
+                    "saved plan `{}` has format {}, this cwfix reads {}",
+                    p.display(),
+                    plan.format_version,
+                    plan::FORMAT_VERSION
+                );
             }
             Some(plan)
         }
@@ -229,7 +246,11 @@ async fn apply_one(
         Some(s) => {
             let file = args.plan_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
             if s.account != fresh.account {
-                bail!("saved plan `{file}` is for account {}, but the credentials are for account {}", s.account, fresh.account);
+                bail!(
+                    "saved plan `{file}` is for account {}, but the credentials are for account {}",
+                    s.account,
+                    fresh.account
+                );
             }
             if s.baseline.hash != fresh.baseline.hash {
                 return Err(anyhow::anyhow!("the baseline `{}` changed since the plan was made", s.baseline.name)
@@ -249,7 +270,10 @@ async fn apply_one(
     }
     if !p.has_changes() {
         if format == OutputFormat::Json {
-            json_line(out, serde_json::json!({"type": "summary", "run_id": null, "applied": 0, "failed": 0, "not_attempted": 0}))?;
+            json_line(
+                out,
+                serde_json::json!({"type": "summary", "run_id": null, "applied": 0, "failed": 0, "not_attempted": 0}),
+            )?;
         }
         return Ok(Exit::Success);
     }
@@ -274,7 +298,12 @@ async fn apply_one(
     run_steps(&api, &state, header, serde_json::to_value(&p)?, &steps, format, t, out).await
 }
 
-pub async fn rollback(args: &RollbackArgs, format: OutputFormat, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
+pub async fn rollback(
+    args: &RollbackArgs,
+    format: OutputFormat,
+    t: &Term,
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     let state = StateDir::new(&args.state.state_dir);
     let log = state.load(&args.run_id)?;
     let region = args.aws.regions.first().cloned().or_else(|| log.header.regions.first().cloned());
@@ -287,12 +316,22 @@ pub async fn rollback(args: &RollbackArgs, format: OutputFormat, t: &Term, out: 
     })
     .await;
     let api = Live::new(&conf);
-    let rp = rollback::plan_rollback(&api, &log, args.force).await.with_context(|| format!("cannot roll back run `{}`", args.run_id))?;
+    let rp = rollback::plan_rollback(&api, &log, args.force)
+        .await
+        .with_context(|| format!("cannot roll back run `{}`", args.run_id))?;
     if log.torn_tail {
         eprintln!("warning: the journal's last line was cut off (the run died mid-write); it was ignored");
     }
     if format == OutputFormat::Human {
-        writeln!(out, "Rollback of run {} ({}, account {}, {} intent(s), {:?})", log.header.run_id, log.header.started_at, log.header.account, log.intents(), log.status())?;
+        writeln!(
+            out,
+            "Rollback of run {} ({}, account {}, {} intent(s), {:?})",
+            log.header.run_id,
+            log.header.started_at,
+            log.header.account,
+            log.intents(),
+            log.status()
+        )?;
         for (a, why) in &rp.unchanged {
             writeln!(out, "  {} {a}: {why}", t.style.dim("="))?;
         }
@@ -305,7 +344,10 @@ pub async fn rollback(args: &RollbackArgs, format: OutputFormat, t: &Term, out: 
     }
     if rp.steps.is_empty() {
         if format == OutputFormat::Json {
-            json_line(out, serde_json::json!({"type": "summary", "run_id": null, "applied": 0, "failed": 0, "not_attempted": 0, "skipped": rp.skipped.len()}))?;
+            json_line(
+                out,
+                serde_json::json!({"type": "summary", "run_id": null, "applied": 0, "failed": 0, "not_attempted": 0, "skipped": rp.skipped.len()}),
+            )?;
         } else {
             writeln!(out)?;
             writeln!(out, "Nothing to roll back.")?;
@@ -353,7 +395,11 @@ pub fn runs(args: &RunsArgs, format: OutputFormat, out: &mut dyn Write) -> anyho
             } else if runs.is_empty() {
                 writeln!(out, "No runs in {}.", state.root().display())?;
             } else {
-                writeln!(out, "{:<22}  {:<20}  {:<12}  {:<8}  {:>7}  STATUS", "RUN", "STARTED", "ACCOUNT", "KIND", "CHANGES")?;
+                writeln!(
+                    out,
+                    "{:<22}  {:<20}  {:<12}  {:<8}  {:>7}  STATUS",
+                    "RUN", "STARTED", "ACCOUNT", "KIND", "CHANGES"
+                )?;
                 for r in runs {
                     let kind = match (&r.header.kind, &r.header.rolls_back) {
                         (RunKind::Rollback, Some(of)) => format!("rollback of {of}"),
@@ -376,7 +422,10 @@ pub fn runs(args: &RunsArgs, format: OutputFormat, out: &mut dyn Write) -> anyho
         Some(RunsCmd::Show { run_id }) => {
             let r = state.load(run_id)?;
             if format == OutputFormat::Json {
-                serde_json::to_writer_pretty(&mut *out, &serde_json::json!({"header": r.header, "status": r.status(), "torn_tail": r.torn_tail, "records": r.records}))?;
+                serde_json::to_writer_pretty(
+                    &mut *out,
+                    &serde_json::json!({"header": r.header, "status": r.status(), "torn_tail": r.torn_tail, "records": r.records}),
+                )?;
                 writeln!(out)?;
             } else {
                 let h = &r.header;
@@ -391,11 +440,17 @@ pub fn runs(args: &RunsArgs, format: OutputFormat, out: &mut dyn Write) -> anyho
                     match rec {
                         journal::Record::Intent { seq, address, op, before, .. } => {
                             let verb = op.get("op").and_then(|v| v.as_str()).unwrap_or("?");
-                            writeln!(out, "  #{seq} intent  {verb} {address} (before: {})", if before.is_some() { "recorded" } else { "absent" })?
+                            writeln!(
+                                out,
+                                "  #{seq} intent  {verb} {address} (before: {})",
+                                if before.is_some() { "recorded" } else { "absent" }
+                            )?
                         }
                         journal::Record::Done { seq, .. } => writeln!(out, "  #{seq} done")?,
                         journal::Record::Failed { seq, error, .. } => writeln!(out, "  #{seq} FAILED  {error}")?,
-                        journal::Record::End { status, applied, failed, at } => writeln!(out, "  end {status}: {applied} applied, {failed} failed at {at}")?,
+                        journal::Record::End { status, applied, failed, at } => {
+                            writeln!(out, "  end {status}: {applied} applied, {failed} failed at {at}")?
+                        }
                         journal::Record::Header(_) => {}
                     }
                 }

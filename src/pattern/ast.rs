@@ -163,9 +163,7 @@ pub struct Selector {
 
 impl Selector {
     pub fn has_wildcard(&self) -> bool {
-        self.segs
-            .iter()
-            .any(|s| matches!(s, Seg::AnyIndex | Seg::AnyField))
+        self.segs.iter().any(|s| matches!(s, Seg::AnyIndex | Seg::AnyField))
     }
 }
 
@@ -229,10 +227,7 @@ pub enum SdEntry {
     /// `...`: any number of fields.
     Ellipsis,
     /// A named field (`ip`), possibly with conditions, or an empty (unnamed) entry.
-    Field {
-        name: Option<String>,
-        cond: Option<Expr<SdAtom>>,
-    },
+    Field { name: Option<String>, cond: Option<Expr<SdAtom>> },
 }
 
 /// Space-delimited pattern (§5).
@@ -266,9 +261,7 @@ pub(crate) fn write_quoted(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
 }
 
 fn is_plain_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// `[A-Za-z0-9_]+`: the characters that never need quotes in a term (§2 rule 4).
@@ -341,10 +334,7 @@ impl fmt::Display for SdAtom {
 impl fmt::Display for Term {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Term::Text {
-                text,
-                quoted: false,
-            } => f.write_str(text),
+            Term::Text { text, quoted: false } => f.write_str(text),
             Term::Text { text, quoted: true } => write_quoted(f, text),
             Term::Regex(r) => write!(f, "%{}%", r.src),
         }
@@ -354,11 +344,7 @@ impl fmt::Display for Term {
 impl fmt::Display for TermPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        let groups: [(&[Term], &str); 3] = [
-            (&self.required, ""),
-            (&self.excluded, "-"),
-            (&self.optional, "?"),
-        ];
+        let groups: [(&[Term], &str); 3] = [(&self.required, ""), (&self.excluded, "-"), (&self.optional, "?")];
         for (terms, prefix) in groups {
             for t in terms {
                 if !first {
@@ -378,11 +364,7 @@ fn write_sd_expr(f: &mut fmt::Formatter<'_>, name: &str, e: &Expr<SdAtom>) -> fm
     match e {
         Expr::Atom(a) => write!(f, "{name} {} {}", a.op.as_str(), a.value),
         Expr::And(c) | Expr::Or(c) => {
-            let sep = if matches!(e, Expr::And(_)) {
-                " && "
-            } else {
-                " || "
-            };
+            let sep = if matches!(e, Expr::And(_)) { " && " } else { " || " };
             for (i, c) in c.iter().enumerate() {
                 if i > 0 {
                     f.write_str(sep)?;
@@ -404,14 +386,8 @@ impl fmt::Display for SdPattern {
             match e {
                 SdEntry::Ellipsis => f.write_str("...")?,
                 SdEntry::Field { name: None, .. } => {}
-                SdEntry::Field {
-                    name: Some(n),
-                    cond: None,
-                } => f.write_str(n)?,
-                SdEntry::Field {
-                    name: Some(n),
-                    cond: Some(c),
-                } => write_sd_expr(f, n, c)?,
+                SdEntry::Field { name: Some(n), cond: None } => f.write_str(n)?,
+                SdEntry::Field { name: Some(n), cond: Some(c) } => write_sd_expr(f, n, c)?,
             }
         }
         f.write_char(']')

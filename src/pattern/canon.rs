@@ -73,12 +73,7 @@ fn canon_terms(mut t: TermPattern) -> TermPattern {
     // A bare term starting with `{` or `[` could not be printed first (it would read back as a
     // JSON or space-delimited pattern), so it is read as the quoted phrase. Unquoted punctuation
     // is outside the documented contract anyway ([U] §11.10).
-    for term in t
-        .required
-        .iter_mut()
-        .chain(&mut t.excluded)
-        .chain(&mut t.optional)
-    {
+    for term in t.required.iter_mut().chain(&mut t.excluded).chain(&mut t.optional) {
         if let Term::Text { text, quoted } = term {
             if text.starts_with(['{', '[']) {
                 *quoted = true;

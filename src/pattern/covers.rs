@@ -28,10 +28,7 @@ pub enum Coverage {
     Covers,
     /// Disproven: `witness` is an event `required` matches and `existing` does not (checked
     /// with the evaluator before being reported).
-    NotCovered {
-        reason: String,
-        witness: Option<Json>,
-    },
+    NotCovered { reason: String, witness: Option<Json> },
     /// Neither proven nor disproven.
     Unknown { reason: String },
 }
@@ -145,10 +142,7 @@ pub fn covers(existing: &Pattern, required: &Pattern) -> Coverage {
 
 /// `covers` both ways.
 pub fn equivalent(a: &Pattern, b: &Pattern) -> Equivalence {
-    Equivalence {
-        a_covers_b: covers(a, b),
-        b_covers_a: covers(b, a),
-    }
+    Equivalence { a_covers_b: covers(a, b), b_covers_a: covers(b, a) }
 }
 
 // ---------------------------------------------------------------------------------------- DNF
@@ -194,10 +188,7 @@ pub(crate) fn dnf(e: &Expr<Cond>, cap: usize) -> Option<Vec<Conj>> {
 }
 
 fn conj_text(c: &Conj) -> String {
-    c.iter()
-        .map(|a| format!("({a})"))
-        .collect::<Vec<_>>()
-        .join(" && ")
+    c.iter().map(|a| format!("({a})")).collect::<Vec<_>>().join(" && ")
 }
 
 // ---------------------------------------------------------------------------------------- atoms
@@ -239,9 +230,7 @@ fn implies(p: &Cond, q: &Cond) -> bool {
     match (&p.test, &q.test) {
         // Anything that needs a scalar node implies `= *` (existence of a scalar); IS NULL and
         // NOT EXISTS do not.
-        (Test::Cmp(..) | Test::IsTrue | Test::IsFalse, Test::Cmp(Eq, Value::Str(StrPat::Any))) => {
-            true
-        }
+        (Test::Cmp(..) | Test::IsTrue | Test::IsFalse, Test::Cmp(Eq, Value::Str(StrPat::Any))) => true,
         (Test::Cmp(Eq, Value::Str(a)), Test::Cmp(Eq, Value::Str(b))) => str_subset(a, b),
         // `=` guarantees a present scalar, which `!=` needs.
         (Test::Cmp(Eq, Value::Str(a)), Test::Cmp(Ne, Value::Str(b))) => str_disjoint(a, b),
@@ -278,12 +267,8 @@ fn unsatisfiable(c: &Conj) -> bool {
                 (Test::IsNull, Test::IsNull) => false,
                 (Test::IsNull, _) => true,
                 (Test::IsTrue, Test::IsFalse) => true,
-                (Test::Cmp(CmpOp::Eq, Value::Str(a)), Test::Cmp(CmpOp::Eq, Value::Str(b))) => {
-                    str_disjoint(a, b)
-                }
-                (Test::Cmp(CmpOp::Eq, Value::Str(a)), Test::Cmp(CmpOp::Ne, Value::Str(b))) => {
-                    str_subset(a, b)
-                }
+                (Test::Cmp(CmpOp::Eq, Value::Str(a)), Test::Cmp(CmpOp::Eq, Value::Str(b))) => str_disjoint(a, b),
+                (Test::Cmp(CmpOp::Eq, Value::Str(a)), Test::Cmp(CmpOp::Ne, Value::Str(b))) => str_subset(a, b),
                 _ => false,
             };
             if clash(&p.test, &q.test) || clash(&q.test, &p.test) {
@@ -300,14 +285,10 @@ fn covered_by(b: &Conj, a: &Conj) -> bool {
 
 fn covers_json(existing: &Pattern, required: &Pattern) -> Coverage {
     let (Some(a), Some(b)) = (existing.dnf(), required.dnf()) else {
-        return Coverage::Unknown {
-            reason: format!("the disjunctive normal form exceeds {DNF_CAP} disjuncts"),
-        };
+        return Coverage::Unknown { reason: format!("the disjunctive normal form exceeds {DNF_CAP} disjuncts") };
     };
-    let uncovered: Vec<&Conj> = b
-        .iter()
-        .filter(|bd| !unsatisfiable(bd) && !a.iter().any(|ad| covered_by(bd, ad)))
-        .collect();
+    let uncovered: Vec<&Conj> =
+        b.iter().filter(|bd| !unsatisfiable(bd) && !a.iter().any(|ad| covered_by(bd, ad))).collect();
     if uncovered.is_empty() {
         return Coverage::Covers;
     }
@@ -320,10 +301,7 @@ fn covers_json(existing: &Pattern, required: &Pattern) -> Coverage {
     for bd in &uncovered {
         if let Some(w) = find_witness(bd, &falsify, existing, required) {
             return Coverage::NotCovered {
-                reason: format!(
-                    "the case `{}` implies no disjunct of the covering pattern",
-                    conj_text(bd)
-                ),
+                reason: format!("the case `{}` implies no disjunct of the covering pattern", conj_text(bd)),
                 witness: Some(w),
             };
         }
@@ -344,9 +322,7 @@ fn num_json(x: f64) -> Json {
     if x.fract() == 0.0 && x.abs() < 9.0e15 {
         Json::from(x as i64)
     } else {
-        serde_json::Number::from_f64(x)
-            .map(Json::Number)
-            .unwrap_or(Json::Null)
+        serde_json::Number::from_f64(x).map(Json::Number).unwrap_or(Json::Null)
     }
 }
 
@@ -360,20 +336,12 @@ fn candidates(t: &Test, out: &mut Vec<Json>) {
         Test::NotExists => {}
         Test::Cmp(Eq, Value::Str(p)) => match p {
             StrPat::Exact(s) => out.push(Json::from(s.as_str())),
-            StrPat::Prefix(s) => {
-                out.extend([Json::from(s.as_str()), Json::from(format!("{s}Cwfix"))])
-            }
-            StrPat::Suffix(s) => {
-                out.extend([Json::from(s.as_str()), Json::from(format!("Cwfix{s}"))])
-            }
-            StrPat::Contains(s) => {
-                out.extend([Json::from(s.as_str()), Json::from(format!("Cwfix{s}Cwfix"))])
-            }
+            StrPat::Prefix(s) => out.extend([Json::from(s.as_str()), Json::from(format!("{s}Cwfix"))]),
+            StrPat::Suffix(s) => out.extend([Json::from(s.as_str()), Json::from(format!("Cwfix{s}"))]),
+            StrPat::Contains(s) => out.extend([Json::from(s.as_str()), Json::from(format!("Cwfix{s}Cwfix"))]),
             StrPat::Any => out.push(Json::from(FILLER)),
         },
-        Test::Cmp(Ne, Value::Str(_) | Value::Re(_)) => {
-            out.extend([Json::from(FILLER), Json::from("cwfix-witness-2")])
-        }
+        Test::Cmp(Ne, Value::Str(_) | Value::Re(_)) => out.extend([Json::from(FILLER), Json::from("cwfix-witness-2")]),
         Test::Cmp(Eq, Value::Re(r)) => {
             // Only regexes that are a plain word (possibly anchored) are easy to satisfy.
             let core = r.src.trim_start_matches('^').trim_end_matches('$');
@@ -452,12 +420,7 @@ fn set_path(doc: &mut Json, segs: &[Seg], value: Json) -> bool {
 /// that `required` matches it and `existing` does not. A few variants are tried: each
 /// selector's candidate values in both orders, with and without a value for the selectors the
 /// existing pattern requires to be absent.
-fn find_witness(
-    b: &Conj,
-    falsify: &[&Selector],
-    existing: &Pattern,
-    required: &Pattern,
-) -> Option<Json> {
+fn find_witness(b: &Conj, falsify: &[&Selector], existing: &Pattern, required: &Pattern) -> Option<Json> {
     let mut groups: Vec<(&Selector, Vec<&Test>)> = Vec::new();
     for c in b {
         match groups.iter_mut().find(|(s, _)| *s == &c.sel) {
@@ -479,10 +442,7 @@ fn find_witness(
             if variant % 2 == 1 {
                 cands.reverse();
             }
-            match cands
-                .into_iter()
-                .find(|v| tests.iter().all(|t| test_node(t, v)))
-            {
+            match cands.into_iter().find(|v| tests.iter().all(|t| test_node(t, v))) {
                 Some(v) => {
                     if !set_path(&mut doc, &sel.segs, v) {
                         ok = false;
@@ -542,21 +502,15 @@ fn term_implies(p: &Term, q: &Term) -> bool {
     }
 }
 
-fn covers_terms(
-    existing: &Pattern,
-    required: &Pattern,
-    e: &TermPattern,
-    r: &TermPattern,
-) -> Coverage {
+fn covers_terms(existing: &Pattern, required: &Pattern, e: &TermPattern, r: &TermPattern) -> Coverage {
     // The events of `r` as a union of (must contain, must not contain) sets.
-    let disjuncts: Vec<(Vec<&Term>, Vec<&Term>)> =
-        if !r.required.is_empty() || !r.excluded.is_empty() {
-            vec![(r.required.iter().collect(), r.excluded.iter().collect())]
-        } else if !r.optional.is_empty() {
-            r.optional.iter().map(|t| (vec![t], Vec::new())).collect()
-        } else {
-            vec![(Vec::new(), Vec::new())]
-        };
+    let disjuncts: Vec<(Vec<&Term>, Vec<&Term>)> = if !r.required.is_empty() || !r.excluded.is_empty() {
+        vec![(r.required.iter().collect(), r.excluded.iter().collect())]
+    } else if !r.optional.is_empty() {
+        r.optional.iter().map(|t| (vec![t], Vec::new())).collect()
+    } else {
+        vec![(Vec::new(), Vec::new())]
+    };
     let and_mode = !e.required.is_empty() || !e.excluded.is_empty();
     for (req, exc) in &disjuncts {
         let ok = if and_mode {
@@ -564,9 +518,7 @@ fn covers_terms(
                 // `x` absent is guaranteed when some excluded `y` occurs in every text with `x`.
                 && e.excluded.iter().all(|x| exc.iter().any(|y| term_implies(x, y)))
         } else {
-            e.optional
-                .iter()
-                .any(|q| req.iter().any(|p| term_implies(p, q)))
+            e.optional.iter().any(|q| req.iter().any(|p| term_implies(p, q)))
         };
         if ok {
             continue;
@@ -587,20 +539,14 @@ fn covers_terms(
                 return Coverage::NotCovered {
                     reason: format!(
                         "events containing {} match the required pattern but not the existing one",
-                        if shown.is_empty() {
-                            "anything".to_string()
-                        } else {
-                            shown.join(" and ")
-                        }
+                        if shown.is_empty() { "anything".to_string() } else { shown.join(" and ") }
                     ),
                     witness: Some(doc),
                 };
             }
         }
         return Coverage::Unknown {
-            reason:
-                "cannot prove that the term pattern is covered, and no counterexample was found"
-                    .into(),
+            reason: "cannot prove that the term pattern is covered, and no counterexample was found".into(),
         };
     }
     Coverage::Covers

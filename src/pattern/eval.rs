@@ -40,38 +40,22 @@ impl Event {
     /// serialisation, in the document's key order (serde_json `preserve_order`), which is how
     /// CloudTrail records arrive in CloudWatch Logs (§1).
     pub fn from_value(doc: Json) -> Event {
-        Event {
-            doc: Some(doc),
-            text: OnceLock::new(),
-            fields: OnceLock::new(),
-        }
+        Event { doc: Some(doc), text: OnceLock::new(), fields: OnceLock::new() }
     }
 
     /// An event from JSON text; term patterns see `text` exactly as given (§14: evaluate terms
     /// on the original message, never on a re-serialisation).
     pub fn from_json_str(text: &str) -> Result<Event, serde_json::Error> {
         let doc: Json = serde_json::from_str(text)?;
-        Ok(Event {
-            doc: Some(doc),
-            text: OnceLock::from(text.to_string()),
-            fields: OnceLock::new(),
-        })
+        Ok(Event { doc: Some(doc), text: OnceLock::from(text.to_string()), fields: OnceLock::new() })
     }
 
     /// An arbitrary log message. It is parsed as JSON only if it looks like a JSON object or
     /// array; otherwise JSON patterns never match it (§1).
     pub fn from_message(text: &str) -> Event {
         let t = text.trim_start();
-        let doc = if t.starts_with('{') || t.starts_with('[') {
-            serde_json::from_str(text).ok()
-        } else {
-            None
-        };
-        Event {
-            doc,
-            text: OnceLock::from(text.to_string()),
-            fields: OnceLock::new(),
-        }
+        let doc = if t.starts_with('{') || t.starts_with('[') { serde_json::from_str(text).ok() } else { None };
+        Event { doc, text: OnceLock::from(text.to_string()), fields: OnceLock::new() }
     }
 
     /// The parsed JSON document, if the message is JSON.
@@ -111,10 +95,7 @@ fn split_fields(text: &str) -> Vec<SdField> {
         };
         if let Some(close) = close {
             if let Some(len) = b[i + 1..].iter().position(|&c| c == close) {
-                out.push(SdField {
-                    value: text[i + 1..i + 1 + len].to_string(),
-                    start,
-                });
+                out.push(SdField { value: text[i + 1..i + 1 + len].to_string(), start });
                 i += len + 2;
                 continue;
             }
@@ -122,10 +103,7 @@ fn split_fields(text: &str) -> Vec<SdField> {
         while i < b.len() && !b[i].is_ascii_whitespace() {
             i += 1;
         }
-        out.push(SdField {
-            value: text[start..i].to_string(),
-            start,
-        });
+        out.push(SdField { value: text[start..i].to_string(), start });
     }
     out
 }
@@ -153,10 +131,7 @@ pub(crate) enum Plan {
     And(Vec<Plan>),
     Or(Vec<Plan>),
     Atom(Cond),
-    AnyOf {
-        sel: Selector,
-        values: HashSet<String>,
-    },
+    AnyOf { sel: Selector, values: HashSet<String> },
 }
 
 pub(crate) fn compile(e: &Expr<Cond>) -> Plan {
@@ -168,15 +143,14 @@ pub(crate) fn compile(e: &Expr<Cond>) -> Plan {
             let mut rest = Vec::new();
             for c in children {
                 match c {
-                    Expr::Atom(Cond {
-                        sel,
-                        test: Test::Cmp(CmpOp::Eq, Value::Str(StrPat::Exact(v))),
-                    }) => match sets.iter_mut().find(|(s, _)| s == sel) {
-                        Some((_, set)) => {
-                            set.insert(v.clone());
+                    Expr::Atom(Cond { sel, test: Test::Cmp(CmpOp::Eq, Value::Str(StrPat::Exact(v))) }) => {
+                        match sets.iter_mut().find(|(s, _)| s == sel) {
+                            Some((_, set)) => {
+                                set.insert(v.clone());
+                            }
+                            None => sets.push((sel.clone(), HashSet::from([v.clone()]))),
                         }
-                        None => sets.push((sel.clone(), HashSet::from([v.clone()]))),
-                    },
+                    }
                     other => rest.push(compile(other)),
                 }
             }
@@ -185,10 +159,7 @@ pub(crate) fn compile(e: &Expr<Cond>) -> Plan {
                 .map(|(sel, values)| {
                     if values.len() == 1 {
                         let v = values.into_iter().next().expect("one value");
-                        Plan::Atom(Cond {
-                            sel,
-                            test: Test::Cmp(CmpOp::Eq, Value::Str(StrPat::Exact(v))),
-                        })
+                        Plan::Atom(Cond { sel, test: Test::Cmp(CmpOp::Eq, Value::Str(StrPat::Exact(v))) })
                     } else {
                         Plan::AnyOf { sel, values }
                     }
@@ -209,9 +180,9 @@ fn eval_plan(p: &Plan, doc: &Json) -> bool {
         Plan::And(c) => c.iter().all(|c| eval_plan(c, doc)),
         Plan::Or(c) => c.iter().any(|c| eval_plan(c, doc)),
         Plan::Atom(cond) => eval_cond(cond, doc),
-        Plan::AnyOf { sel, values } => any_node(doc, &sel.segs, &mut |n| {
-            scalar_text(n).is_some_and(|t| values.contains(t.as_ref()))
-        }),
+        Plan::AnyOf { sel, values } => {
+            any_node(doc, &sel.segs, &mut |n| scalar_text(n).is_some_and(|t| values.contains(t.as_ref())))
+        }
     }
 }
 
@@ -230,8 +201,7 @@ fn term_occurs(t: &Term, text: &str) -> bool {
 fn eval_terms(t: &TermPattern, text: &str) -> bool {
     if !t.required.is_empty() || !t.excluded.is_empty() {
         // `?` terms are ignored when any plain or `-` term is present [D S1].
-        t.required.iter().all(|x| term_occurs(x, text))
-            && !t.excluded.iter().any(|x| term_occurs(x, text))
+        t.required.iter().all(|x| term_occurs(x, text)) && !t.excluded.iter().any(|x| term_occurs(x, text))
     } else if !t.optional.is_empty() {
         t.optional.iter().any(|x| term_occurs(x, text))
     } else {
@@ -292,14 +262,8 @@ fn scalar_text(n: &Json) -> Option<Cow<'_, str>> {
 /// yet compare numerically (`status_code = 404` matches `404`, vector `sd-doc-status-or`).
 fn numeric(n: &Json) -> Option<NumView<'_>> {
     match n {
-        Json::Number(x) => Some(NumView {
-            text: Cow::Owned(x.to_string()),
-            value: x.as_f64()?,
-        }),
-        Json::String(s) => Some(NumView {
-            text: Cow::Borrowed(s),
-            value: parse_number(s)?,
-        }),
+        Json::Number(x) => Some(NumView { text: Cow::Owned(x.to_string()), value: x.as_f64()? }),
+        Json::String(s) => Some(NumView { text: Cow::Borrowed(s), value: parse_number(s)? }),
         _ => None,
     }
 }
@@ -360,16 +324,7 @@ pub(crate) fn cmp_json(n: &Json, op: CmpOp, v: &Value) -> bool {
 fn cmp_text(text: &str, op: CmpOp, v: &Value) -> bool {
     match v {
         Value::Num(lit) => match parse_number(text) {
-            Some(value) => cmp_num(
-                num_cmp(
-                    &NumView {
-                        text: Cow::Borrowed(text),
-                        value,
-                    },
-                    lit,
-                ),
-                op,
-            ),
+            Some(value) => cmp_num(num_cmp(&NumView { text: Cow::Borrowed(text), value }, lit), op),
             None => false,
         },
         Value::Str(p) => (op == CmpOp::Eq) == p.matches(text),
@@ -409,10 +364,7 @@ fn eval_sd(s: &SdPattern, ev: &Event) -> bool {
                 return false;
             }
             let tail = &fields[fields.len() - after.len()..];
-            before
-                .iter()
-                .zip(fields)
-                .all(|(e, f)| entry_ok(e, &f.value))
+            before.iter().zip(fields).all(|(e, f)| entry_ok(e, &f.value))
                 && after.iter().zip(tail).all(|(e, f)| entry_ok(e, &f.value))
         }
         None => {
@@ -420,10 +372,7 @@ fn eval_sd(s: &SdPattern, ev: &Event) -> bool {
             if n == 0 || fields.len() < n {
                 return false;
             }
-            let head_ok = entries[..n - 1]
-                .iter()
-                .zip(fields)
-                .all(|(e, f)| entry_ok(e, &f.value));
+            let head_ok = entries[..n - 1].iter().zip(fields).all(|(e, f)| entry_ok(e, &f.value));
             if !head_ok {
                 return false;
             }
@@ -443,34 +392,19 @@ mod tests {
 
     #[test]
     fn split_quotes_and_brackets() {
-        let f = split_fields(
-            r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#,
-        );
+        let f =
+            split_fields(r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#);
         let v: Vec<&str> = f.iter().map(|f| f.value.as_str()).collect();
         assert_eq!(
             v,
-            [
-                "127.0.0.1",
-                "Prod",
-                "frank",
-                "10/Oct/2000:13:25:15 -0700",
-                "GET /index.html HTTP/1.0",
-                "404",
-                "1534"
-            ]
+            ["127.0.0.1", "Prod", "frank", "10/Oct/2000:13:25:15 -0700", "GET /index.html HTTP/1.0", "404", "1534"]
         );
     }
 
     #[test]
     fn big_integers_compare_exactly() {
-        let lit = Number {
-            text: "12345678901234567891".into(),
-            value: 12345678901234567891.0,
-        };
-        let f = NumView {
-            text: Cow::Borrowed("12345678901234567892"),
-            value: 12345678901234567892.0,
-        };
+        let lit = Number { text: "12345678901234567891".into(), value: 12345678901234567891.0 };
+        let f = NumView { text: Cow::Borrowed("12345678901234567892"), value: 12345678901234567892.0 };
         assert_eq!(num_cmp(&f, &lit), Some(std::cmp::Ordering::Greater));
     }
 }

@@ -83,13 +83,7 @@ pub fn parse(src: &str) -> Result<Pattern, ParseError> {
         Body::Json(e) => Some(eval::compile(e)),
         _ => None,
     };
-    Ok(Pattern {
-        source: src.to_string(),
-        body,
-        canonical,
-        plan,
-        dnf: OnceLock::new(),
-    })
+    Ok(Pattern { source: src.to_string(), body, canonical, plan, dnf: OnceLock::new() })
 }
 
 impl Pattern {

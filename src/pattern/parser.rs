@@ -21,54 +21,33 @@ pub const MAX_WILDCARD_SELECTORS: usize = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ParseErrorKind {
-    TooLong {
-        chars: usize,
-    },
+    TooLong { chars: usize },
     MissingCloseBrace,
     MissingCloseBracket,
     UnterminatedString,
     UnterminatedRegex,
     EmptyRegex,
-    RegexChar {
-        ch: char,
-    },
-    RegexInvalid {
-        message: String,
-    },
+    RegexChar { ch: char },
+    RegexInvalid { message: String },
     TooManyRegexes,
-    SelectorWithoutDot {
-        name: String,
-    },
+    SelectorWithoutDot { name: String },
     ExpectedSelector,
     ExpectedPropertyName,
     BadBracket,
     TooManyWildcardsInSelector,
     TooManyWildcardSelectors,
-    ExpectedOperator {
-        selector: String,
-        found: String,
-    },
+    ExpectedOperator { selector: String, found: String },
     DoubleEquals,
-    UnsupportedKeyword {
-        found: String,
-    },
+    UnsupportedKeyword { found: String },
     ExpectedValue,
-    ExpectedNumber {
-        op: &'static str,
-    },
+    ExpectedNumber { op: &'static str },
     UnclosedParen,
     ExpectedCondition,
-    Unexpected {
-        found: String,
-        expected: &'static str,
-    },
+    Unexpected { found: String, expected: &'static str },
     ExpectedTerm,
     MissingSpace,
     SdFieldName,
-    SdFieldMismatch {
-        entry: String,
-        found: String,
-    },
+    SdFieldMismatch { entry: String, found: String },
     SdMultipleEllipsis,
 }
 
@@ -92,18 +71,16 @@ impl fmt::Display for ParseErrorKind {
             ),
             RegexInvalid { message } => write!(f, "invalid regular expression: {message}"),
             TooManyRegexes => write!(f, "a pattern may contain at most {MAX_REGEX} regular expressions"),
-            SelectorWithoutDot { name } => write!(
-                f,
-                "selector `${name}` lacks the `.` after `$` (did you mean `$.{name}`?)"
-            ),
+            SelectorWithoutDot { name } => {
+                write!(f, "selector `${name}` lacks the `.` after `$` (did you mean `$.{name}`?)")
+            }
             ExpectedSelector => f.write_str("expected a selector starting with `$.`"),
             ExpectedPropertyName => f.write_str("expected a property name, `*` or `['name']` after `.`"),
             BadBracket => f.write_str("expected `[N]`, `[*]` or `['name']`"),
             TooManyWildcardsInSelector => f.write_str("a selector may contain at most one `*` wildcard"),
-            TooManyWildcardSelectors => write!(
-                f,
-                "a pattern may contain at most {MAX_WILDCARD_SELECTORS} selectors with a `*` wildcard"
-            ),
+            TooManyWildcardSelectors => {
+                write!(f, "a pattern may contain at most {MAX_WILDCARD_SELECTORS} selectors with a `*` wildcard")
+            }
             ExpectedOperator { selector, found } if found.is_empty() => write!(
                 f,
                 "expected an operator (`=`, `!=`, `<`, `>`, `<=`, `>=`, `IS`, `NOT EXISTS`) after `{selector}`"
@@ -188,29 +165,15 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// Parse `src` into a (not yet canonical) body.
 pub(crate) fn parse_body(src: &str) -> Result<Body, ParseError> {
     let chars = src.chars().count();
-    let err = |offset, kind| ParseError {
-        offset,
-        kind,
-        pattern: src.to_string(),
-    };
+    let err = |offset, kind| ParseError { offset, kind, pattern: src.to_string() };
     if chars > MAX_LEN {
-        let offset = src
-            .char_indices()
-            .nth(MAX_LEN)
-            .map(|(i, _)| i)
-            .unwrap_or(src.len());
+        let offset = src.char_indices().nth(MAX_LEN).map(|(i, _)| i).unwrap_or(src.len());
         return Err(err(offset, ParseErrorKind::TooLong { chars }));
     }
     // Leading/trailing whitespace is not significant (Terraform trims before PutMetricFilter).
     let start = src.len() - src.trim_start().len();
     let end = src.trim_end().len();
-    let mut p = Parser {
-        src,
-        pos: start,
-        end,
-        regexes: 0,
-        wildcard_selectors: 0,
-    };
+    let mut p = Parser { src, pos: start, end, regexes: 0, wildcard_selectors: 0 };
     if start >= end {
         return Ok(Body::Terms(TermPattern::default()));
     }
@@ -303,11 +266,7 @@ fn regex_char_allowed(c: char) -> bool {
 
 impl<'a> Parser<'a> {
     fn err(&self, offset: usize, kind: ParseErrorKind) -> ParseError {
-        ParseError {
-            offset,
-            kind,
-            pattern: self.src.to_string(),
-        }
+        ParseError { offset, kind, pattern: self.src.to_string() }
     }
 
     fn rest(&self) -> &'a str {
@@ -339,11 +298,7 @@ impl<'a> Parser<'a> {
     /// A short excerpt of what is at the cursor, for "unexpected `…`" messages.
     fn found(&self) -> String {
         let r = self.rest();
-        let tok: String = r
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .take(12)
-            .collect();
+        let tok: String = r.chars().take_while(|c| !c.is_whitespace()).take(12).collect();
         if tok.is_empty() {
             r.chars().next().map(String::from).unwrap_or_default()
         } else {
@@ -376,21 +331,12 @@ impl<'a> Parser<'a> {
         }
         // Filter-pattern regexes are unanchored searches (§3), which is what `is_match` does.
         let re = regex::Regex::new(body).map_err(|e| {
-            let message = e
-                .to_string()
-                .lines()
-                .last()
-                .unwrap_or("")
-                .trim()
-                .to_string();
+            let message = e.to_string().lines().last().unwrap_or("").trim().to_string();
             self.err(body_start, ParseErrorKind::RegexInvalid { message })
         })?;
         self.count_regex(open)?;
         self.pos = body_start + close + 1;
-        Ok(Re {
-            src: body.to_string(),
-            re,
-        })
+        Ok(Re { src: body.to_string(), re })
     }
 
     /// `"…"` at the cursor; `\"` and `\\` are unescaped (CDK emits them; AWS escapes are [U]
@@ -446,15 +392,10 @@ impl<'a> Parser<'a> {
                 Some('%') => Term::Regex(self.regex()?),
                 _ => {
                     let r = self.rest();
-                    let len = r
-                        .find(|c: char| c.is_whitespace() || c == '"')
-                        .unwrap_or(r.len());
+                    let len = r.find(|c: char| c.is_whitespace() || c == '"').unwrap_or(r.len());
                     let text = r[..len].to_string();
                     self.pos += len;
-                    Term::Text {
-                        text,
-                        quoted: false,
-                    }
+                    Term::Text { text, quoted: false }
                 }
             };
             if let Some(c) = self.peek() {
@@ -479,13 +420,9 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         if !self.at_end() {
             let found = self.found();
-            return Err(self.err(
-                self.pos,
-                ParseErrorKind::Unexpected {
-                    found,
-                    expected: "`&&`, `||` or the closing `}`",
-                },
-            ));
+            return Err(
+                self.err(self.pos, ParseErrorKind::Unexpected { found, expected: "`&&`, `||` or the closing `}`" })
+            );
         }
         Ok(e)
     }
@@ -500,11 +437,7 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             items.push(self.and_expr()?);
         }
-        Ok(if items.len() == 1 {
-            items.pop().expect("one item")
-        } else {
-            Expr::Or(items)
-        })
+        Ok(if items.len() == 1 { items.pop().expect("one item") } else { Expr::Or(items) })
     }
 
     fn and_expr(&mut self) -> Result<Expr<Cond>, ParseError> {
@@ -517,11 +450,7 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             items.push(self.primary()?);
         }
-        Ok(if items.len() == 1 {
-            items.pop().expect("one item")
-        } else {
-            Expr::And(items)
-        })
+        Ok(if items.len() == 1 { items.pop().expect("one item") } else { Expr::And(items) })
     }
 
     fn primary(&mut self) -> Result<Expr<Cond>, ParseError> {
@@ -539,13 +468,7 @@ impl<'a> Parser<'a> {
                     Err(self.err(open, ParseErrorKind::UnclosedParen))
                 } else {
                     let found = self.found();
-                    Err(self.err(
-                        self.pos,
-                        ParseErrorKind::Unexpected {
-                            found,
-                            expected: "`&&`, `||` or `)`",
-                        },
-                    ))
+                    Err(self.err(self.pos, ParseErrorKind::Unexpected { found, expected: "`&&`, `||` or `)`" }))
                 }
             }
             Some('$') => Ok(Expr::Atom(self.condition()?)),
@@ -692,46 +615,20 @@ impl<'a> Parser<'a> {
         } else if self.keyword("NOT") {
             self.skip_ws();
             if self.keyword("EXISTS") {
-                return Ok(Cond {
-                    sel,
-                    test: Test::NotExists,
-                });
+                return Ok(Cond { sel, test: Test::NotExists });
             }
             let found = format!("NOT {}", self.found());
             return Err(self.err(op_pos, ParseErrorKind::UnsupportedKeyword { found }));
         } else if self.keyword("EXISTS") {
-            return Err(self.err(
-                op_pos,
-                ParseErrorKind::UnsupportedKeyword {
-                    found: "EXISTS".into(),
-                },
-            ));
+            return Err(self.err(op_pos, ParseErrorKind::UnsupportedKeyword { found: "EXISTS".into() }));
         } else {
-            let found: String = self
-                .rest()
-                .chars()
-                .take_while(|&c| is_name_char(c))
-                .take(12)
-                .collect();
-            let found = if found.is_empty() && !self.at_end() {
-                self.found()
-            } else {
-                found
-            };
-            return Err(self.err(
-                op_pos,
-                ParseErrorKind::ExpectedOperator {
-                    selector: sel_text.to_string(),
-                    found,
-                },
-            ));
+            let found: String = self.rest().chars().take_while(|&c| is_name_char(c)).take(12).collect();
+            let found = if found.is_empty() && !self.at_end() { self.found() } else { found };
+            return Err(self.err(op_pos, ParseErrorKind::ExpectedOperator { selector: sel_text.to_string(), found }));
         };
         self.skip_ws();
         let value = self.value(op, &['(', ')', '&', '|', '}', '"', '%'])?;
-        Ok(Cond {
-            sel,
-            test: Test::Cmp(op, value),
-        })
+        Ok(Cond { sel, test: Test::Cmp(op, value) })
     }
 
     /// The value after `op`. `stops` end a bare value besides whitespace.
@@ -742,9 +639,7 @@ impl<'a> Parser<'a> {
             Some('%') => Value::Re(self.regex()?),
             _ => {
                 let r = self.rest();
-                let len = r
-                    .find(|c: char| c.is_whitespace() || stops.contains(&c))
-                    .unwrap_or(r.len());
+                let len = r.find(|c: char| c.is_whitespace() || stops.contains(&c)).unwrap_or(r.len());
                 if len == 0 {
                     return Err(self.err(at, ParseErrorKind::ExpectedValue));
                 }
@@ -753,10 +648,7 @@ impl<'a> Parser<'a> {
                 // A bare value that reads as a number is a number (§7 note); everything else,
                 // including `4*` and `10.*`, is a (wildcard) string.
                 match parse_number(text) {
-                    Some(value) => Value::Num(Number {
-                        text: text.to_string(),
-                        value,
-                    }),
+                    Some(value) => Value::Num(Number { text: text.to_string(), value }),
                     None => Value::Str(StrPat::from_raw(text)),
                 }
             }
@@ -782,10 +674,7 @@ impl<'a> Parser<'a> {
                 ellipsis = true;
                 SdEntry::Ellipsis
             } else if self.at_end() || self.peek() == Some(',') {
-                SdEntry::Field {
-                    name: None,
-                    cond: None,
-                }
+                SdEntry::Field { name: None, cond: None }
             } else {
                 self.sd_field()?
             };
@@ -798,10 +687,7 @@ impl<'a> Parser<'a> {
                 let found = self.found();
                 return Err(self.err(
                     self.pos,
-                    ParseErrorKind::Unexpected {
-                        found,
-                        expected: "`,`, `&&`, `||` or the closing `]`",
-                    },
+                    ParseErrorKind::Unexpected { found, expected: "`,`, `&&`, `||` or the closing `]`" },
                 ));
             }
         }
@@ -826,17 +712,11 @@ impl<'a> Parser<'a> {
         };
         self.skip_ws();
         if self.at_end() || self.peek() == Some(',') {
-            return Ok(SdEntry::Field {
-                name: Some(name),
-                cond: None,
-            });
+            return Ok(SdEntry::Field { name: Some(name), cond: None });
         }
         self.pos = start;
         let cond = self.sd_or(&name)?;
-        Ok(SdEntry::Field {
-            name: Some(name),
-            cond: Some(cond),
-        })
+        Ok(SdEntry::Field { name: Some(name), cond: Some(cond) })
     }
 
     fn sd_or(&mut self, name: &str) -> Result<Expr<SdAtom>, ParseError> {
@@ -849,11 +729,7 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             items.push(self.sd_and(name)?);
         }
-        Ok(if items.len() == 1 {
-            items.pop().expect("one item")
-        } else {
-            Expr::Or(items)
-        })
+        Ok(if items.len() == 1 { items.pop().expect("one item") } else { Expr::Or(items) })
     }
 
     fn sd_and(&mut self, name: &str) -> Result<Expr<SdAtom>, ParseError> {
@@ -866,11 +742,7 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             items.push(self.sd_atom(name)?);
         }
-        Ok(if items.len() == 1 {
-            items.pop().expect("one item")
-        } else {
-            Expr::And(items)
-        })
+        Ok(if items.len() == 1 { items.pop().expect("one item") } else { Expr::And(items) })
     }
 
     fn sd_atom(&mut self, name: &str) -> Result<Expr<SdAtom>, ParseError> {
@@ -881,13 +753,7 @@ impl<'a> Parser<'a> {
         // A condition naming another field is rejected by AWS [E S11]. Whether `W1` and `w1`
         // are the same field is [U] §11.14; we accept a case difference.
         if !found.eq_ignore_ascii_case(name) {
-            return Err(self.err(
-                start,
-                ParseErrorKind::SdFieldMismatch {
-                    entry: name.to_string(),
-                    found,
-                },
-            ));
+            return Err(self.err(start, ParseErrorKind::SdFieldMismatch { entry: name.to_string(), found }));
         }
         self.skip_ws();
         let op_pos = self.pos;
@@ -906,18 +772,8 @@ impl<'a> Parser<'a> {
         } else if self.eat(">") {
             CmpOp::Gt
         } else {
-            let found = if self.at_end() {
-                String::new()
-            } else {
-                self.found()
-            };
-            return Err(self.err(
-                op_pos,
-                ParseErrorKind::ExpectedOperator {
-                    selector: name.to_string(),
-                    found,
-                },
-            ));
+            let found = if self.at_end() { String::new() } else { self.found() };
+            return Err(self.err(op_pos, ParseErrorKind::ExpectedOperator { selector: name.to_string(), found }));
         };
         self.skip_ws();
         let value = self.value(op, &[',', '&', '|', '"', '%', ']'])?;
@@ -943,9 +799,7 @@ mod tests {
         ] {
             assert_eq!(parse_number(s), Some(v), "{s}");
         }
-        for s in [
-            "", "+", ".", "1e", "4*", "10.*", "1.2.3", "abc", "1e+", "0x10",
-        ] {
+        for s in ["", "+", ".", "1e", "4*", "10.*", "1.2.3", "abc", "1e+", "0x10"] {
             assert_eq!(parse_number(s), None, "{s}");
         }
     }

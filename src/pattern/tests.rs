@@ -35,12 +35,7 @@ fn aws_filter_vectors() {
         n += 1;
     }
     assert_eq!(n, 94, "vector count");
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
 // ------------------------------------------------------------------------------------ CIS corpus
@@ -48,11 +43,7 @@ fn aws_filter_vectors() {
 /// (family, matching event, near-miss event)
 fn cis_family_events() -> Vec<(&'static str, Json, Json)> {
     vec![
-        (
-            "unauth12",
-            json!({"errorCode": "Client.UnauthorizedOperation"}),
-            json!({"errorCode": "ThrottlingException"}),
-        ),
+        ("unauth12", json!({"errorCode": "Client.UnauthorizedOperation"}), json!({"errorCode": "ThrottlingException"})),
         (
             "unauth13",
             json!({"errorCode": "AccessDenied", "sourceIPAddress": "delivery.logs.amazonaws.com", "eventName": "HeadBucket"}),
@@ -78,16 +69,8 @@ fn cis_family_events() -> Vec<(&'static str, Json, Json)> {
             json!({"userIdentity": {"type": "Root"}, "eventType": "AwsApiCall"}),
             json!({"userIdentity": {"type": "Root", "invokedBy": "AWS Internal"}, "eventType": "AwsApiCall"}),
         ),
-        (
-            "iam",
-            json!({"eventName": "DeleteUserPolicy"}),
-            json!({"eventName": "PutRolePermissionsBoundary"}),
-        ),
-        (
-            "ct",
-            json!({"eventName": "StopLogging"}),
-            json!({"eventName": "DescribeTrails"}),
-        ),
+        ("iam", json!({"eventName": "DeleteUserPolicy"}), json!({"eventName": "PutRolePermissionsBoundary"})),
+        ("ct", json!({"eventName": "StopLogging"}), json!({"eventName": "DescribeTrails"})),
         (
             "authfail",
             json!({"eventName": "ConsoleLogin", "errorMessage": "Failed authentication"}),
@@ -108,46 +91,18 @@ fn cis_family_events() -> Vec<(&'static str, Json, Json)> {
             json!({"eventSource": "config.amazonaws.com", "eventName": "StopConfigurationRecorder"}),
             json!({"eventSource": "config.amazonaws.com", "eventName": "DescribeConfigRules"}),
         ),
-        (
-            "sg",
-            json!({"eventName": "AuthorizeSecurityGroupIngress"}),
-            json!({"eventName": "ModifySecurityGroupRules"}),
-        ),
-        (
-            "sg5",
-            json!({"eventName": "ModifySecurityGroupRules"}),
-            json!({"eventName": "DescribeSecurityGroupRules"}),
-        ),
-        (
-            "nacl",
-            json!({"eventName": "ReplaceNetworkAclAssociation"}),
-            json!({"eventName": "DescribeNetworkAcls"}),
-        ),
-        (
-            "gw",
-            json!({"eventName": "AttachInternetGateway"}),
-            json!({"eventName": "CreateNatGateway"}),
-        ),
-        (
-            "rt",
-            json!({"eventName": "DisassociateRouteTable"}),
-            json!({"eventName": "DescribeRouteTables"}),
-        ),
-        (
-            "vpc",
-            json!({"eventName": "EnableVpcClassicLink"}),
-            json!({"eventName": "CreateVpcEndpoint"}),
-        ),
+        ("sg", json!({"eventName": "AuthorizeSecurityGroupIngress"}), json!({"eventName": "ModifySecurityGroupRules"})),
+        ("sg5", json!({"eventName": "ModifySecurityGroupRules"}), json!({"eventName": "DescribeSecurityGroupRules"})),
+        ("nacl", json!({"eventName": "ReplaceNetworkAclAssociation"}), json!({"eventName": "DescribeNetworkAcls"})),
+        ("gw", json!({"eventName": "AttachInternetGateway"}), json!({"eventName": "CreateNatGateway"})),
+        ("rt", json!({"eventName": "DisassociateRouteTable"}), json!({"eventName": "DescribeRouteTables"})),
+        ("vpc", json!({"eventName": "EnableVpcClassicLink"}), json!({"eventName": "CreateVpcEndpoint"})),
         (
             "org",
             json!({"eventSource": "organizations.amazonaws.com", "eventName": "CreatePolicy"}),
             json!({"eventSource": "iam.amazonaws.com", "eventName": "CreatePolicy"}),
         ),
-        (
-            "ssm",
-            json!({"eventName": "StartSession"}),
-            json!({"eventName": "GetParameter"}),
-        ),
+        ("ssm", json!({"eventName": "StartSession"}), json!({"eventName": "GetParameter"})),
     ]
 }
 
@@ -170,8 +125,7 @@ fn cis_patterns_match_and_near_miss() {
     let events = cis_family_events();
     let corpus = cis_corpus();
     assert!(corpus.len() > 100);
-    let mut canon_by_family: std::collections::BTreeMap<String, (String, String)> =
-        Default::default();
+    let mut canon_by_family: std::collections::BTreeMap<String, (String, String)> = Default::default();
     for (id, fam, text) in &corpus {
         if fam == "invalid" {
             let err = parse(text).expect_err(id);
@@ -181,24 +135,15 @@ fn cis_patterns_match_and_near_miss() {
         }
         let pat = parse(text).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(pat.kind(), PatternKind::Json);
-        let (_, good, bad) = events
-            .iter()
-            .find(|(f, ..)| f == fam)
-            .unwrap_or_else(|| panic!("no events for {fam}"));
+        let (_, good, bad) = events.iter().find(|(f, ..)| f == fam).unwrap_or_else(|| panic!("no events for {fam}"));
         assert!(pat.matches(&ev(good.clone())), "{id} should match {good}");
-        assert!(
-            !pat.matches(&ev(bad.clone())),
-            "{id} should not match {bad}"
-        );
+        assert!(!pat.matches(&ev(bad.clone())), "{id} should not match {bad}");
         // Every published spelling of one control canonicalises to the same text.
         match canon_by_family.get(fam) {
             Some((first_id, canon)) => {
                 assert_eq!(&pat.canonical(), canon, "{id} vs {first_id}");
                 let first = parse(&corpus.iter().find(|c| &c.0 == first_id).unwrap().2).unwrap();
-                assert!(
-                    equivalent(&first, &pat).is_equivalent(),
-                    "{id} vs {first_id}"
-                );
+                assert!(equivalent(&first, &pat).is_equivalent(), "{id} vs {first_id}");
             }
             None => {
                 canon_by_family.insert(fam.clone(), (id.clone(), pat.canonical()));
@@ -206,11 +151,7 @@ fn cis_patterns_match_and_near_miss() {
         }
         // Printing and re-parsing the canonical form is a fixed point.
         assert_eq!(parse(&pat.canonical()).unwrap(), pat, "{id}");
-        assert_eq!(
-            parse(&pat.canonical()).unwrap().canonical(),
-            pat.canonical(),
-            "{id}"
-        );
+        assert_eq!(parse(&pat.canonical()).unwrap().canonical(), pat.canonical(), "{id}");
     }
     assert_eq!(canon_by_family.len(), 20);
 }
@@ -223,18 +164,11 @@ fn published_typos_are_rejected_clearly() {
     assert!(e.to_string().contains("did you mean `$.eventName`"), "{e}");
 
     let e = parse("{($.eventNa me=DeleteUserPolicy)}").unwrap_err();
-    assert!(
-        matches!(e.kind, ParseErrorKind::ExpectedOperator { .. }),
-        "{e:?}"
-    );
-    assert!(
-        e.to_string().contains("space inside the property name"),
-        "{e}"
-    );
+    assert!(matches!(e.kind, ParseErrorKind::ExpectedOperator { .. }), "{e:?}");
+    assert!(e.to_string().contains("space inside the property name"), "{e}");
     assert_eq!(e.offset, 12);
 
-    let e = parse("{ ($.eventName = AcceptHandshake\") || ($.eventName = \"AttachPolicy\") }")
-        .unwrap_err();
+    let e = parse("{ ($.eventName = AcceptHandshake\") || ($.eventName = \"AttachPolicy\") }").unwrap_err();
     assert!(matches!(e.kind, ParseErrorKind::Unexpected { .. }), "{e:?}");
 }
 
@@ -243,41 +177,20 @@ fn published_typos_are_rejected_clearly() {
 #[test]
 fn cdk_style_display() {
     let a = p(r#"{ $.b = z || $.b = "y" && $.a = x }"#);
-    assert_eq!(
-        a.to_string(),
-        r#"{ ($.b = "z") || (($.a = "x") && ($.b = "y")) }"#
-    );
+    assert_eq!(a.to_string(), r#"{ ($.b = "z") || (($.a = "x") && ($.b = "y")) }"#);
     let b = p(r#"{ $.a = "x" && ($.b = "y" || $.b = "z") }"#);
-    assert_eq!(
-        b.to_string(),
-        r#"{ ($.a = "x") && (($.b = "y") || ($.b = "z")) }"#
-    );
+    assert_eq!(b.to_string(), r#"{ ($.a = "x") && (($.b = "y") || ($.b = "z")) }"#);
     assert_eq!(p("{$.a=b}").to_string(), r#"{ $.a = "b" }"#);
-    assert_eq!(
-        p("{ $.a[0].b[*] >= +1e3 }").to_string(),
-        "{ $.a[0].b[*] >= +1e3 }"
-    );
-    assert_eq!(
-        p("{ $.['cluster.name'] = x }").to_string(),
-        r#"{ $.['cluster.name'] = "x" }"#
-    );
+    assert_eq!(p("{ $.a[0].b[*] >= +1e3 }").to_string(), "{ $.a[0].b[*] >= +1e3 }");
+    assert_eq!(p("{ $.['cluster.name'] = x }").to_string(), r#"{ $.['cluster.name'] = "x" }"#);
     assert_eq!(p("{ $.['plain'] = x }").to_string(), r#"{ $.plain = "x" }"#);
-    assert_eq!(
-        p("{ $.* = %^De[a-z]+% }").to_string(),
-        "{ $.* = %^De[a-z]+% }"
-    );
+    assert_eq!(p("{ $.* = %^De[a-z]+% }").to_string(), "{ $.* = %^De[a-z]+% }");
     assert_eq!(
         p("{ $.a is null || $.b Not Exists || $.c IS TRUE || $.d IS FALSE }").to_string(),
         "{ ($.a IS NULL) || ($.b NOT EXISTS) || ($.c IS TRUE) || ($.d IS FALSE) }"
     );
-    assert_eq!(
-        p(r#"{ $.a = "q\"uo\\te" }"#).to_string(),
-        r#"{ $.a = "q\"uo\\te" }"#
-    );
-    assert_eq!(
-        p("ERROR  \"BAD REQUEST\" -Debug ?x").to_string(),
-        "\"BAD REQUEST\" ERROR -Debug"
-    );
+    assert_eq!(p(r#"{ $.a = "q\"uo\\te" }"#).to_string(), r#"{ $.a = "q\"uo\\te" }"#);
+    assert_eq!(p("ERROR  \"BAD REQUEST\" -Debug ?x").to_string(), "\"BAD REQUEST\" ERROR -Debug");
     assert_eq!(p("?b ?a ?b").to_string(), "?a ?b");
     assert_eq!(
         p(" [ ip , user,..., status = 4* || status = %5\\d\\d% ] ").to_string(),
@@ -333,14 +246,8 @@ fn canonical_form_keeps_meaningful_differences() {
         }
     }
     // Quoting does not disable wildcards.
-    assert_eq!(
-        p("{ $.a = \"AccessDenied*\" }").canonical(),
-        p("{ $.a = AccessDenied* }").canonical()
-    );
-    assert_eq!(
-        p("{ $.a = \"*\" }").canonical(),
-        p("{ $.a = * }").canonical()
-    );
+    assert_eq!(p("{ $.a = \"AccessDenied*\" }").canonical(), p("{ $.a = AccessDenied* }").canonical());
+    assert_eq!(p("{ $.a = \"*\" }").canonical(), p("{ $.a = * }").canonical());
     // Unquoted punctuation in a term is out of contract and stays distinct from the quoted form.
     assert_ne!(p("a.b").canonical(), p("\"a.b\"").canonical());
 }
@@ -429,9 +336,8 @@ fn term_and_space_delimited_operators() {
     for (pat, want) in cases {
         assert_eq!(p(pat).matches(&msg), *want, "{pat}");
     }
-    let line = Event::from_message(
-        "127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] \"GET /index.html HTTP/1.0\" 404 1534",
-    );
+    let line =
+        Event::from_message("127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] \"GET /index.html HTTP/1.0\" 404 1534");
     let cases: &[(&str, bool)] = &[
         ("[ip, id, user, ts, request, status, bytes]", true),
         ("[ip, id, user, ts, request, status, bytes, extra]", false),
@@ -480,24 +386,13 @@ fn errors_and_quotas() {
         ("{ $.a = %(x)% }", |k| matches!(k, K::RegexChar { ch: '(' })),
         ("{ $.a = %x!% }", |k| matches!(k, K::RegexChar { ch: '!' })),
         ("%a% %b% %c%", |k| matches!(k, K::TooManyRegexes)),
-        ("{ $.a[*].b.* = x }", |k| {
-            matches!(k, K::TooManyWildcardsInSelector)
-        }),
-        (
-            "{ $.a[*] = 1 || $.b[*] = 1 || $.c.* = 1 || $.d[*] = 1 }",
-            |k| matches!(k, K::TooManyWildcardSelectors),
-        ),
+        ("{ $.a[*].b.* = x }", |k| matches!(k, K::TooManyWildcardsInSelector)),
+        ("{ $.a[*] = 1 || $.b[*] = 1 || $.c.* = 1 || $.d[*] = 1 }", |k| matches!(k, K::TooManyWildcardSelectors)),
         ("{ $.a > x }", |k| matches!(k, K::ExpectedNumber { .. })),
-        ("{ $.a >= \"5\" }", |k| {
-            matches!(k, K::ExpectedNumber { .. })
-        }),
+        ("{ $.a >= \"5\" }", |k| matches!(k, K::ExpectedNumber { .. })),
         ("{ $.a == x }", |k| matches!(k, K::DoubleEquals)),
-        ("{ $.a IS NOT NULL }", |k| {
-            matches!(k, K::UnsupportedKeyword { .. })
-        }),
-        ("{ $.a EXISTS }", |k| {
-            matches!(k, K::UnsupportedKeyword { .. })
-        }),
+        ("{ $.a IS NOT NULL }", |k| matches!(k, K::UnsupportedKeyword { .. })),
+        ("{ $.a EXISTS }", |k| matches!(k, K::UnsupportedKeyword { .. })),
         ("{ $.a = }", |k| matches!(k, K::ExpectedValue)),
         ("{ }", |k| matches!(k, K::ExpectedCondition)),
         ("{ a = b }", |k| matches!(k, K::ExpectedSelector)),
@@ -507,9 +402,7 @@ fn errors_and_quotas() {
         ("{ $.a[x] = x }", |k| matches!(k, K::BadBracket)),
         ("- x", |k| matches!(k, K::ExpectedTerm)),
         ("\"a\"b", |k| matches!(k, K::MissingSpace)),
-        ("[a = 1 && b = 2]", |k| {
-            matches!(k, K::SdFieldMismatch { .. })
-        }),
+        ("[a = 1 && b = 2]", |k| matches!(k, K::SdFieldMismatch { .. })),
         ("[..., a, ...]", |k| matches!(k, K::SdMultipleEllipsis)),
     ];
     for (src, check) in cases {
@@ -535,11 +428,7 @@ fn caret_points_at_the_offending_character() {
     let shown = e.to_string();
     let lines: Vec<&str> = shown.lines().collect();
     assert_eq!(lines[1], "  { $.a = x && $.b ~ y }");
-    assert_eq!(
-        lines[2].find('^').unwrap(),
-        lines[1].find('~').unwrap(),
-        "{shown}"
-    );
+    assert_eq!(lines[2].find('^').unwrap(), lines[1].find('~').unwrap(), "{shown}");
     // Long patterns are windowed but the caret still lines up.
     let mut long = String::from("{ ");
     for i in 0..30 {
@@ -557,22 +446,14 @@ fn caret_points_at_the_offending_character() {
 
 fn corpus_pattern(id: &str) -> Pattern {
     let c = cis_corpus();
-    p(&c.iter()
-        .find(|c| c.0 == id)
-        .unwrap_or_else(|| panic!("{id}"))
-        .2)
+    p(&c.iter().find(|c| c.0 == id).unwrap_or_else(|| panic!("{id}")).2)
 }
 
 fn assert_not_covered(existing: &Pattern, required: &Pattern) -> Json {
     match covers(existing, required) {
-        Coverage::NotCovered {
-            witness: Some(w), ..
-        } => {
+        Coverage::NotCovered { witness: Some(w), .. } => {
             let e = ev(w.clone());
-            assert!(
-                required.matches(&e) && !existing.matches(&e),
-                "witness {w} not confirmed"
-            );
+            assert!(required.matches(&e) && !existing.matches(&e), "witness {w} not confirmed");
             w
         }
         other => panic!("expected NotCovered for {existing} vs {required}, got {other:?}"),
@@ -589,10 +470,7 @@ fn worked_results_unauthorized() {
     let allor = corpus_pattern("v1.4.0-4.1");
     assert!(covers(&u12, &u14).is_covered());
     let w = assert_not_covered(&u14, &u12);
-    assert!(
-        w["errorCode"].as_str().unwrap().starts_with("AccessDenied"),
-        "{w}"
-    );
+    assert!(w["errorCode"].as_str().unwrap().starts_with("AccessDenied"), "{w}");
     assert!(covers(&u14, &paren).is_covered());
     assert_not_covered(&paren, &u14);
     for other in [&u12, &u14, &paren] {
@@ -618,11 +496,7 @@ const VPC_NAMES: &[&str] = &[
 ];
 
 fn name_list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("($.eventName = {n})"))
-        .collect::<Vec<_>>()
-        .join(" || ")
+    names.iter().map(|n| format!("($.eventName = {n})")).collect::<Vec<_>>().join(" || ")
 }
 
 #[test]
@@ -635,16 +509,10 @@ fn worked_results_event_name_lists() {
     assert!(covers(&vpc, &ten).is_covered());
     assert_eq!(equivalent(&vpc, &ten).relation(), Relation::ACoversB);
     // A superset covers.
-    let more = p(&format!(
-        "{{ {} || ($.eventName = CreateNatGateway) }}",
-        name_list(VPC_NAMES)
-    ));
+    let more = p(&format!("{{ {} || ($.eventName = CreateNatGateway) }}", name_list(VPC_NAMES)));
     assert!(covers(&more, &vpc).is_covered());
     // An extra eventSource guard is (logically) not covering.
-    let guarded = p(&format!(
-        "{{ ($.eventSource = ec2.amazonaws.com) && ({}) }}",
-        name_list(VPC_NAMES)
-    ));
+    let guarded = p(&format!("{{ ($.eventSource = ec2.amazonaws.com) && ({}) }}", name_list(VPC_NAMES)));
     assert_not_covered(&guarded, &vpc);
     assert!(covers(&vpc, &guarded).is_covered());
     // Prefix wildcards cover (and are broader).
@@ -709,7 +577,9 @@ fn worked_results_mfa_and_root() {
 #[test]
 fn or_where_and_belongs_is_detected() {
     let kms = p(KMS_SPELLINGS[0]);
-    let wrong = p("{ ($.eventSource = kms.amazonaws.com) || ($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion) }");
+    let wrong = p(
+        "{ ($.eventSource = kms.amazonaws.com) || ($.eventName = DisableKey) || ($.eventName = ScheduleKeyDeletion) }",
+    );
     let e = equivalent(&wrong, &kms);
     assert_eq!(e.relation(), Relation::ACoversB);
     let w = e.b_covers_a.witness().unwrap();
@@ -722,18 +592,12 @@ fn coverage_edge_cases() {
     let unsat = p("{ $.a = x && $.a = y }");
     assert!(covers(&p("{ $.b = z }"), &unsat).is_covered());
     // Different kinds are not compared.
-    assert!(matches!(
-        covers(&p("StopLogging"), &p("{ $.eventName = StopLogging }")),
-        Coverage::Unknown { .. }
-    ));
+    assert!(matches!(covers(&p("StopLogging"), &p("{ $.eventName = StopLogging }")), Coverage::Unknown { .. }));
     // Empty pattern covers everything.
     assert!(covers(&p(""), &p("{ $.a = 1 }")).is_covered());
     // Regex: identical only; otherwise not covered if a witness is found, else unknown.
     assert!(covers(&p("{ $.a = %^x% || $.b = 1 }"), &p("{ $.a = %^x% }")).is_covered());
-    assert!(matches!(
-        covers(&p("{ $.a = %^x% }"), &p("{ $.a = %^x[a-z]% }")),
-        Coverage::Unknown { .. }
-    ));
+    assert!(matches!(covers(&p("{ $.a = %^x% }"), &p("{ $.a = %^x[a-z]% }")), Coverage::Unknown { .. }));
     // Numeric intervals.
     assert!(covers(&p("{ $.n > 5 }"), &p("{ $.n >= 6 }")).is_covered());
     assert!(covers(&p("{ $.n = * }"), &p("{ $.n >= 6 }")).is_covered());
@@ -745,15 +609,9 @@ fn coverage_edge_cases() {
     // Terms.
     assert!(covers(&p("Stop"), &p("StopLogging")).is_covered());
     assert!(covers(&p("?StopLogging ?DeleteTrail"), &p("DeleteTrail")).is_covered());
-    assert!(covers(
-        &p("?StopLogging ?DeleteTrail ?CreateTrail"),
-        &p("?StopLogging ?DeleteTrail")
-    )
-    .is_covered());
+    assert!(covers(&p("?StopLogging ?DeleteTrail ?CreateTrail"), &p("?StopLogging ?DeleteTrail")).is_covered());
     let w = match covers(&p("?StopLogging"), &p("?StopLogging ?DeleteTrail")) {
-        Coverage::NotCovered {
-            witness: Some(w), ..
-        } => w,
+        Coverage::NotCovered { witness: Some(w), .. } => w,
         other => panic!("{other:?}"),
     };
     assert_eq!(w, json!({"message": "DeleteTrail"}));
@@ -772,11 +630,7 @@ fn needed_fields() {
 #[test]
 fn baseline_against_many_filters_is_fast() {
     let corpus = cis_corpus();
-    let pats: Vec<Pattern> = corpus
-        .iter()
-        .filter(|c| c.1 != "invalid")
-        .map(|c| p(&c.2))
-        .collect();
+    let pats: Vec<Pattern> = corpus.iter().filter(|c| c.1 != "invalid").map(|c| p(&c.2)).collect();
     let baseline: Vec<&Pattern> = pats.iter().take(15).collect();
     let existing: Vec<Pattern> = (0..200).map(|i| pats[i % pats.len()].clone()).collect();
     let t = std::time::Instant::now();
@@ -790,11 +644,7 @@ fn baseline_against_many_filters_is_fast() {
     }
     assert!(covered > 0);
     // Generous bound for unoptimised test builds; the bench measures the real figure.
-    assert!(
-        t.elapsed() < std::time::Duration::from_secs(10),
-        "{:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < std::time::Duration::from_secs(10), "{:?}", t.elapsed());
 }
 
 // ------------------------------------------------------------------------------------ properties
@@ -885,46 +735,27 @@ mod props {
     }
 
     fn atom() -> impl Strategy<Value = String> {
-        let sel = prop::sample::select(vec![
-            "$.a",
-            "$.b.c",
-            "$.d[0]",
-            "$.e[*].f",
-            "$.['x.y']",
-            "$.g-h",
-        ]);
+        let sel = prop::sample::select(vec!["$.a", "$.b.c", "$.d[0]", "$.e[*].f", "$.['x.y']", "$.g-h"]);
         prop_oneof![
-            (sel.clone(), prop::sample::select(vec!["=", "!="]), value())
-                .prop_map(|(s, o, v)| format!("{s} {o} {v}")),
-            (
-                sel.clone(),
-                prop::sample::select(vec!["<", ">", "<=", ">="]),
-                -50i32..50
-            )
+            (sel.clone(), prop::sample::select(vec!["=", "!="]), value()).prop_map(|(s, o, v)| format!("{s} {o} {v}")),
+            (sel.clone(), prop::sample::select(vec!["<", ">", "<=", ">="]), -50i32..50)
                 .prop_map(|(s, o, n)| format!("{s}{o}{n}")),
-            (
-                sel,
-                prop::sample::select(vec!["IS NULL", "IS TRUE", "IS FALSE", "NOT EXISTS"])
-            )
+            (sel, prop::sample::select(vec!["IS NULL", "IS TRUE", "IS FALSE", "NOT EXISTS"]))
                 .prop_map(|(s, k)| format!("{s} {k}")),
         ]
     }
 
     fn json_expr() -> impl Strategy<Value = String> {
         atom().prop_recursive(4, 24, 4, |inner| {
-            (
-                inner.clone(),
-                prop::sample::select(vec![" && ", "||", " || ", "&&"]),
-                inner,
-                any::<bool>(),
-            )
-                .prop_map(|(a, op, b, paren)| {
+            (inner.clone(), prop::sample::select(vec![" && ", "||", " || ", "&&"]), inner, any::<bool>()).prop_map(
+                |(a, op, b, paren)| {
                     if paren {
                         format!("({a}{op}{b})")
                     } else {
                         format!("{a}{op}{b}")
                     }
-                })
+                },
+            )
         })
     }
 
@@ -934,8 +765,7 @@ mod props {
             "[A-Za-z ]{0,6}".prop_map(|s| format!("\"{s}\"")),
             "[a-z]{1,4}".prop_map(|s| format!("%{s}%")),
         ];
-        let prefixed =
-            (prop::sample::select(vec!["", "-", "?"]), term).prop_map(|(p, t)| format!("{p}{t}"));
+        let prefixed = (prop::sample::select(vec!["", "-", "?"]), term).prop_map(|(p, t)| format!("{p}{t}"));
         prop::collection::vec(prefixed, 0..5).prop_map(|v| v.join(" "))
     }
 
@@ -944,10 +774,8 @@ mod props {
             Just("...".to_string()),
             Just(String::new()),
             "[a-z][a-z0-9_]{0,4}".prop_map(|s| s),
-            ("[a-z]{1,3}", prop::sample::select(vec!["=", "!="]), value())
-                .prop_map(|(n, o, v)| format!("{n} {o} {v}")),
-            ("[a-z]{1,3}", -9i32..9, -9i32..9)
-                .prop_map(|(n, a, b)| format!("{n} > {a} && {n} < {b} || {n} = 0")),
+            ("[a-z]{1,3}", prop::sample::select(vec!["=", "!="]), value()).prop_map(|(n, o, v)| format!("{n} {o} {v}")),
+            ("[a-z]{1,3}", -9i32..9, -9i32..9).prop_map(|(n, a, b)| format!("{n} > {a} && {n} < {b} || {n} = 0")),
         ];
         prop::collection::vec(entry, 1..5).prop_map(|v| format!("[{}]", v.join(", ")))
     }
@@ -955,8 +783,7 @@ mod props {
     fn roundtrip(src: &str) {
         let Ok(a) = parse(src) else { return };
         let printed = a.canonical();
-        let b = parse(&printed)
-            .unwrap_or_else(|e| panic!("re-parse of `{printed}` (from `{src}`): {e}"));
+        let b = parse(&printed).unwrap_or_else(|e| panic!("re-parse of `{printed}` (from `{src}`): {e}"));
         assert_eq!(a, b, "`{src}` -> `{printed}`");
         assert_eq!(b.canonical(), printed);
         assert!(equivalent(&a, &b).is_equivalent());
@@ -1055,8 +882,7 @@ mod props {
             Just(Json::Null),
             any::<bool>().prop_map(Json::Bool),
             (-60i32..60).prop_map(Json::from),
-            prop::sample::select(vec!["x", "y", "xyz", "A", "Ab", "abc", "0", "5", ""])
-                .prop_map(Json::from),
+            prop::sample::select(vec!["x", "y", "xyz", "A", "Ab", "abc", "0", "5", ""]).prop_map(Json::from),
         ]
     }
 

@@ -26,7 +26,14 @@ fn status_mark(s: Status, st: &Style) -> String {
 
 /// Renders the whole plan.
 pub fn plan(p: &Plan, out: &mut dyn Write, st: &Style) -> io::Result<()> {
-    writeln!(out, "Account {}, baseline {} ({}), regions {}", p.account, p.baseline.name, p.baseline.origin, p.regions.join(", "))?;
+    writeln!(
+        out,
+        "Account {}, baseline {} ({}), regions {}",
+        p.account,
+        p.baseline.name,
+        p.baseline.origin,
+        p.regions.join(", ")
+    )?;
     if let Some(c) = &p.chain {
         writeln!(out, "Trail {} -> log group {} ({})", c.trail, c.log_group.name, c.log_group.region)?;
     }
@@ -70,13 +77,25 @@ pub fn plan(p: &Plan, out: &mut dyn Write, st: &Style) -> io::Result<()> {
     writeln!(out)?;
     let has_create = p.changes.iter().any(|c| c.action == Action::Create);
     let has_update = p.changes.iter().any(|c| c.action == Action::Update);
-    writeln!(out, "cwfix will perform the following actions (symbols:{}{}):", if has_create { " + create" } else { "" }, if has_update { " ~ update in place" } else { "" })?;
+    writeln!(
+        out,
+        "cwfix will perform the following actions (symbols:{}{}):",
+        if has_create { " + create" } else { "" },
+        if has_update { " ~ update in place" } else { "" }
+    )?;
     for ch in &p.changes {
         writeln!(out)?;
         change(ch, out, st)?;
     }
     writeln!(out)?;
-    writeln!(out, "{}", st.bold(&format!("Plan: {} to add, {} to change, {} to destroy.", p.summary.add, p.summary.change, p.summary.destroy)))?;
+    writeln!(
+        out,
+        "{}",
+        st.bold(&format!(
+            "Plan: {} to add, {} to change, {} to destroy.",
+            p.summary.add, p.summary.change, p.summary.destroy
+        ))
+    )?;
     Ok(())
 }
 
@@ -99,7 +118,11 @@ fn change(ch: &Change, out: &mut dyn Write, st: &Style) -> io::Result<()> {
                     }
                     if k == "attributes" || k == "tags" {
                         for (ak, av) in v.as_object().into_iter().flatten() {
-                            let shown = if ak == "Policy" { "(topic policy: owner manages; cloudwatch.amazonaws.com may publish for this account's alarms)".to_string() } else { value_text(av) };
+                            let shown = if ak == "Policy" {
+                                "(topic policy: owner manages; cloudwatch.amazonaws.com may publish for this account's alarms)".to_string()
+                            } else {
+                                value_text(av)
+                            };
                             writeln!(out, "      {} {:<w$} = {}", st.green("+"), format!("{k}.{ak}"), shown)?;
                         }
                         continue;
@@ -116,7 +139,14 @@ fn change(ch: &Change, out: &mut dyn Write, st: &Style) -> io::Result<()> {
                     writeln!(out, "      {} filter_pattern:", st.yellow("~"))?;
                     pattern_diff(f.before.as_str().unwrap_or(""), f.after.as_str().unwrap_or(""), out, st)?;
                 } else {
-                    writeln!(out, "      {} {} = {} -> {}", st.yellow("~"), f.field, value_text(&f.before), value_text(&f.after))?;
+                    writeln!(
+                        out,
+                        "      {} {} = {} -> {}",
+                        st.yellow("~"),
+                        f.field,
+                        value_text(&f.before),
+                        value_text(&f.after)
+                    )?;
                 }
             }
             if let Some(Resource::MetricAlarm(_) | Resource::MetricFilter(_)) = &ch.before {

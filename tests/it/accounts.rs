@@ -12,7 +12,11 @@ const LOGGING: &str = "111122223333";
 fn assume(moto: &Moto, role_arn: &str) -> (String, String, String) {
     let v = aws_json(moto, &["sts", "assume-role", "--role-arn", role_arn, "--role-session-name", "seed"]);
     let c = &v["Credentials"];
-    (c["AccessKeyId"].as_str().unwrap().into(), c["SecretAccessKey"].as_str().unwrap().into(), c["SessionToken"].as_str().unwrap().into())
+    (
+        c["AccessKeyId"].as_str().unwrap().into(),
+        c["SecretAccessKey"].as_str().unwrap().into(),
+        c["SessionToken"].as_str().unwrap().into(),
+    )
 }
 
 fn seed_as(moto: &Moto, creds: &(String, String, String), scenario: &serde_json::Value) {
@@ -46,8 +50,19 @@ fn organization_trail_is_planned_in_the_account_that_owns_the_log_group() {
     let group_arn = format!("arn:aws:logs:us-east-1:{LOGGING}:log-group:{GROUP}:*");
     aws_json(
         &moto,
-        &["cloudtrail", "create-trail", "--name", "org", "--s3-bucket-name", "member-trail", "--is-multi-region-trail",
-          "--cloud-watch-logs-log-group-arn", &group_arn, "--cloud-watch-logs-role-arn", &format!("arn:aws:iam::{MEMBER}:role/ct")],
+        &[
+            "cloudtrail",
+            "create-trail",
+            "--name",
+            "org",
+            "--s3-bucket-name",
+            "member-trail",
+            "--is-multi-region-trail",
+            "--cloud-watch-logs-log-group-arn",
+            &group_arn,
+            "--cloud-watch-logs-role-arn",
+            &format!("arn:aws:iam::{MEMBER}:role/ct"),
+        ],
     );
     aws_json(&moto, &["cloudtrail", "start-logging", "--name", "org"]);
 
@@ -63,8 +78,17 @@ fn organization_trail_is_planned_in_the_account_that_owns_the_log_group() {
     // Both accounts in one run: the logging account gets the plan.
     let both = run(
         &moto,
-        &["plan", "-o", "json", "--subscribe", "email:sec@example.com",
-          "--assume-role", &format!("arn:aws:iam::{MEMBER}:role/cwfix"), "--assume-role", &logging_role],
+        &[
+            "plan",
+            "-o",
+            "json",
+            "--subscribe",
+            "email:sec@example.com",
+            "--assume-role",
+            &format!("arn:aws:iam::{MEMBER}:role/cwfix"),
+            "--assume-role",
+            &logging_role,
+        ],
     );
     assert_eq!(both.code, 2, "{both:?}");
     let plans = both.json();
@@ -76,7 +100,8 @@ fn organization_trail_is_planned_in_the_account_that_owns_the_log_group() {
     assert!(both.stderr.contains(&format!("lives in account {LOGGING}")), "{both:?}");
 
     // And apply acts in the assumed account.
-    let applied = run(&moto, &["apply", "--yes", "--subscribe", "email:sec@example.com", "--assume-role", &logging_role]);
+    let applied =
+        run(&moto, &["apply", "--yes", "--subscribe", "email:sec@example.com", "--assume-role", &logging_role]);
     assert_eq!(applied.code, 0, "{applied:?}");
     let member_after = run(&moto, &["plan", "-o", "json"]).json();
     assert_eq!(member_after["changes"], json!([]), "nothing was written to the member account");

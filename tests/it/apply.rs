@@ -84,7 +84,9 @@ fn non_tty_apply_without_yes_is_refused_before_any_write() {
     assert!(out.stderr.contains("not a terminal"), "{out:?}");
     assert_eq!(moto.dump(), before);
     let calls = moto.calls();
-    for (svc, op) in [("logs", "PutMetricFilter"), ("cloudwatch", "PutMetricAlarm"), ("sns", "CreateTopic"), ("sns", "Subscribe")] {
+    for (svc, op) in
+        [("logs", "PutMetricFilter"), ("cloudwatch", "PutMetricAlarm"), ("sns", "CreateTopic"), ("sns", "Subscribe")]
+    {
         assert_eq!(calls["calls"][svc][op].as_u64().unwrap_or(0), 0, "{calls:#}");
     }
 }

@@ -12,7 +12,8 @@ pub struct Out {
 
 impl Out {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 }
 
@@ -70,7 +71,8 @@ pub fn compliant_scenario(moto: &Moto, respell: impl Fn(&str, &str) -> String) -
         let metric = format!("{}Count", c["metric_name"].as_str().unwrap());
         filters.push(json!({"log_group": GROUP, "name": format!("user-{id}"), "pattern": pattern,
                             "metric_name": metric, "namespace": "CloudTrailMetrics"}));
-        alarms.push(json!({"name": format!("user-alarm-{id}"), "metric_name": metric, "namespace": "CloudTrailMetrics",
+        alarms
+            .push(json!({"name": format!("user-alarm-{id}"), "metric_name": metric, "namespace": "CloudTrailMetrics",
                            "topic": "security-alerts", "treat_missing_data": "notBreaching"}));
     }
     sc["metric_filters"] = json!(filters);
@@ -85,10 +87,22 @@ pub fn changes(plan: &Value) -> Vec<(String, String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["kind"].as_str().unwrap().to_string(), c["action"].as_str().unwrap().to_string(), c["address"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+                c["address"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 pub fn status_of<'a>(plan: &'a Value, id: &str) -> &'a str {
-    plan["controls"].as_array().unwrap().iter().find(|c| c["id"] == id).and_then(|c| c["status"].as_str()).unwrap_or("missing")
+    plan["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or("missing")
 }

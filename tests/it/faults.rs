@@ -8,7 +8,13 @@ use serde_json::json;
 const SUB: &str = "email:sec@example.com";
 
 fn scenario(moto: &Moto) -> serde_json::Value {
-    let mut sc = compliant_scenario(moto, |id, p| if id == "5.4" { p.replace("||($.eventName=DetachGroupPolicy)", "") } else { p.to_string() });
+    let mut sc = compliant_scenario(moto, |id, p| {
+        if id == "5.4" {
+            p.replace("||($.eventName=DetachGroupPolicy)", "")
+        } else {
+            p.to_string()
+        }
+    });
     for a in sc["alarms"].as_array_mut().unwrap() {
         if a["name"] == "user-alarm-5.1" {
             a["period"] = json!(60);

@@ -10,13 +10,30 @@ const SUB: &str = "email:sec@example.com";
 fn key_with_policy(moto: &Moto, allow_cloudwatch: bool) -> String {
     let key = aws_json(moto, &["kms", "create-key", "--region", "us-east-1"]);
     let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
-    let mut statements = vec![json!({"Sid": "Owner", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"})];
+    let mut statements = vec![
+        json!({"Sid": "Owner", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"}),
+    ];
     if allow_cloudwatch {
-        statements.push(json!({"Sid": "CloudWatch", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        statements
+            .push(json!({"Sid": "CloudWatch", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
                                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"}));
     }
     let policy = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
-    aws_json(moto, &["kms", "put-key-policy", "--region", "us-east-1", "--key-id", &id, "--policy-name", "default", "--policy", &policy]);
+    aws_json(
+        moto,
+        &[
+            "kms",
+            "put-key-policy",
+            "--region",
+            "us-east-1",
+            "--key-id",
+            &id,
+            "--policy-name",
+            "default",
+            "--policy",
+            &policy,
+        ],
+    );
     id
 }
 
@@ -49,7 +66,10 @@ fn good_key_encrypts_the_new_topic() {
     let b = baseline_with_key(&moto, &key);
     let out = run(&moto, &["apply", "--yes", "--baseline", &b, "--subscribe", SUB]);
     assert_eq!(out.code, 0, "{out:?}");
-    let attrs = aws_json(&moto, &["sns", "get-topic-attributes", "--topic-arn", "arn:aws:sns:us-east-1:123456789012:enc-alarms"]);
+    let attrs = aws_json(
+        &moto,
+        &["sns", "get-topic-attributes", "--topic-arn", "arn:aws:sns:us-east-1:123456789012:enc-alarms"],
+    );
     assert_eq!(attrs["Attributes"]["KmsMasterKeyId"], key.as_str());
     let policy: serde_json::Value = serde_json::from_str(attrs["Attributes"]["Policy"].as_str().unwrap()).unwrap();
     assert!(policy.to_string().contains("cloudwatch.amazonaws.com"), "{policy}");

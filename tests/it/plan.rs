@@ -18,7 +18,10 @@ fn empty_log_group_plans_every_control() {
     assert!(p["controls"].as_array().unwrap().iter().all(|c| c["status"] == "changes"), "{p:#}");
     let ch = changes(&p);
     let count = |kind: &str| ch.iter().filter(|c| c.0 == kind && c.1 == "create").count();
-    assert_eq!((count("sns_topic"), count("sns_subscription"), count("metric_filter"), count("metric_alarm")), (1, 1, 15, 15));
+    assert_eq!(
+        (count("sns_topic"), count("sns_subscription"), count("metric_filter"), count("metric_alarm")),
+        (1, 1, 15, 15)
+    );
     assert_eq!(p["summary"], json!({"add": 32, "change": 0, "destroy": 0}));
     for c in p["changes"].as_array().unwrap() {
         assert_eq!(c["region"], "us-east-1");
@@ -30,7 +33,9 @@ fn empty_log_group_plans_every_control() {
     let human = run(&moto, &["plan", "--subscribe", "email:sec@example.com"]);
     assert_eq!(human.code, 2);
     assert!(human.stdout.contains("Plan: 32 to add, 0 to change, 0 to destroy."), "{human:?}");
-    assert!(human.stdout.contains("# metric_filter.aws-cloudtrail-logs-test/cis-5.1-unauthorized-api-calls will be created"));
+    assert!(human
+        .stdout
+        .contains("# metric_filter.aws-cloudtrail-logs-test/cis-5.1-unauthorized-api-calls will be created"));
     assert!(!human.stdout.contains("\x1b["), "no colour without a terminal");
 }
 
@@ -38,7 +43,8 @@ fn empty_log_group_plans_every_control() {
 fn compliant_account_has_no_changes_even_when_spelled_differently() {
     let moto = Moto::start();
     // Other spacing, quoting, clause order and newlines: equal meaning.
-    let sc = compliant_scenario(&moto, |id, p| match id {
+    let sc = compliant_scenario(&moto, |id, p| {
+        match id {
         "5.3" => "{$.userIdentity.type=Root&&$.userIdentity.invokedBy NOT EXISTS&&$.eventType!=AwsServiceEvent}".into(),
         "5.4" => {
             let inner = p.trim().trim_start_matches('{').trim_end_matches('}');
@@ -49,6 +55,7 @@ fn compliant_account_has_no_changes_even_when_spelled_differently() {
         "5.7" => "{ (($.eventName = \"ScheduleKeyDeletion\") || ($.eventName = \"DisableKey\")) && ($.eventSource = \"kms.amazonaws.com\") }".into(),
         // Spacing outside quoted values (inside them it is meaning, not layout).
         _ => p.replace(" = ", "=").replace(") || (", ")  ||\n(").replace("{ ", "{").replace(" }", " \t}"),
+    }
     });
     moto.seed(&sc);
     let out = run(&moto, &["plan"]);
@@ -107,11 +114,20 @@ fn topic_without_subscribers_gets_a_subscription() {
     let blocked = run(&moto, &["plan", "-o", "json"]);
     assert_eq!(blocked.code, 2);
     assert_eq!(status_of(&blocked.json(), "5.1"), "blocked");
-    let out = run(&moto, &["plan", "-o", "json", "--topic", "security-alerts", "--subscribe", "email:oncall@example.com"]);
+    let out =
+        run(&moto, &["plan", "-o", "json", "--topic", "security-alerts", "--subscribe", "email:oncall@example.com"]);
     assert_eq!(out.code, 2, "{out:?}");
     let p = out.json();
     // The alarms already notify the topic; only the subscription is missing.
-    assert_eq!(changes(&p), vec![("sns_subscription".into(), "create".into(), "sns_subscription.security-alerts/email:oncall@example.com".into())], "{p:#}");
+    assert_eq!(
+        changes(&p),
+        vec![(
+            "sns_subscription".into(),
+            "create".into(),
+            "sns_subscription.security-alerts/email:oncall@example.com".into()
+        )],
+        "{p:#}"
+    );
 }
 
 #[test]
@@ -130,7 +146,9 @@ fn no_trail_blocks_every_control() {
 #[test]
 fn trail_without_cloudwatch_logs_is_blocked() {
     let moto = Moto::start();
-    moto.seed(&json!({"trails": [{"name": "s3-only", "region": "us-east-1", "multi_region": true, "log_group": null}]}));
+    moto.seed(
+        &json!({"trails": [{"name": "s3-only", "region": "us-east-1", "multi_region": true, "log_group": null}]}),
+    );
     let p = run(&moto, &["plan", "-o", "json"]).json();
     assert_eq!(status_of(&p, "5.1"), "blocked");
     assert!(p["controls"][0]["reason"].as_str().unwrap().contains("does not deliver to CloudWatch Logs"), "{p:#}");
@@ -152,7 +170,11 @@ fn log_group_in_another_region_than_the_scan() {
 #[test]
 fn bad_baseline_is_a_clear_error() {
     let moto = Moto::start();
-    std::fs::write(moto.workdir().join("bad.toml"), "name = \"x\"\n[[controls]]\nid = \"1\"\ntitle = \"t\"\nmetric_name = \"M\"\npattern = '{ $.a = '\n").unwrap();
+    std::fs::write(
+        moto.workdir().join("bad.toml"),
+        "name = \"x\"\n[[controls]]\nid = \"1\"\ntitle = \"t\"\nmetric_name = \"M\"\npattern = '{ $.a = '\n",
+    )
+    .unwrap();
     let out = run(&moto, &["plan", "--baseline", "bad.toml"]);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("bad.toml:6"), "{out:?}");
@@ -210,18 +232,34 @@ fn scanner_verdicts_and_satisfy() {
     assert!(rt["scanners"]["prowler"]["fail"].is_string(), "{rt:#}");
 
     // Security Hub and Steampipe disagree on 5.1: two filters, each explained.
-    let both = run(&moto, &["plan", "-o", "json", "--subscribe", "email:sec@example.com", "--satisfy", "securityhub,steampipe"]).json();
+    let both = run(
+        &moto,
+        &["plan", "-o", "json", "--subscribe", "email:sec@example.com", "--satisfy", "securityhub,steampipe"],
+    )
+    .json();
     let ids: Vec<&str> = both["controls"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"5.1") && ids.contains(&"5.1+scanner"), "{ids:?}");
     let extra = both["controls"].as_array().unwrap().iter().find(|c| c["id"] == "5.1+scanner").unwrap();
     assert!(extra["reason"].as_str().unwrap().contains('['), "the reason explains the extra filter: {extra:#}");
-    let pair: Vec<&serde_json::Value> = both["controls"].as_array().unwrap().iter().filter(|c| c["id"].as_str().unwrap().starts_with("5.1")).filter(|c| c["id"] == "5.1" || c["id"] == "5.1+scanner").collect();
+    let pair: Vec<&serde_json::Value> = both["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"].as_str().unwrap().starts_with("5.1"))
+        .filter(|c| c["id"] == "5.1" || c["id"] == "5.1+scanner")
+        .collect();
     assert!(pair.iter().any(|c| c["scanners"]["securityhub"] == "pass"));
     assert!(pair.iter().any(|c| c["scanners"]["steampipe"] == "pass"));
 
     // Prowler wants 21 Organizations event names; the written filter still covers CIS's 18.
-    let prowler = run(&moto, &["plan", "-o", "json", "--subscribe", "email:sec@example.com", "--satisfy", "prowler"]).json();
-    let org = prowler["changes"].as_array().unwrap().iter().find(|c| c["kind"] == "metric_filter" && c["control"] == "5.15").unwrap();
+    let prowler =
+        run(&moto, &["plan", "-o", "json", "--subscribe", "email:sec@example.com", "--satisfy", "prowler"]).json();
+    let org = prowler["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "metric_filter" && c["control"] == "5.15")
+        .unwrap();
     let text = org["after"]["filter_pattern"].as_str().unwrap();
     assert!(text.contains("EnableAllFeatures") && text.contains("CancelHandshake"), "{text}");
     let c = prowler["controls"].as_array().unwrap().iter().find(|c| c["id"] == "5.15").unwrap();

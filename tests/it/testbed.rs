@@ -10,9 +10,7 @@ use crate::util::{aws_json, sdk_config, sdk_config_with, Moto};
 
 const ACCOUNT: &str = "123456789012";
 
-async fn clients(
-    moto: &Moto,
-) -> (aws_sdk_cloudwatch::Client, aws_sdk_cloudwatchlogs::Client, aws_sdk_sns::Client) {
+async fn clients(moto: &Moto) -> (aws_sdk_cloudwatch::Client, aws_sdk_cloudwatchlogs::Client, aws_sdk_sns::Client) {
     let conf = sdk_config(moto).await;
     (
         aws_sdk_cloudwatch::Client::new(&conf),
@@ -98,10 +96,7 @@ async fn cloudwatch_cbor_alarm_round_trip_and_paging() {
     assert!(out.next_token().is_none());
     let a = &out.metric_alarms()[0];
     assert_eq!(a.alarm_name(), Some("alarm-007"));
-    assert_eq!(
-        a.alarm_arn(),
-        Some(format!("arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:alarm-007").as_str())
-    );
+    assert_eq!(a.alarm_arn(), Some(format!("arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:alarm-007").as_str()));
     assert_eq!(a.alarm_description(), Some("root usage \u{2013} ünïcode"));
     assert_eq!(a.actions_enabled(), Some(false));
     assert_eq!(a.ok_actions(), [topic_arn("ok")]);
@@ -126,12 +121,7 @@ async fn cloudwatch_cbor_alarm_round_trip_and_paging() {
 
     // Prefix filter + paging together.
     let mut n = 0;
-    let mut pages = cw
-        .describe_alarms()
-        .alarm_name_prefix("alarm-1")
-        .max_records(7)
-        .into_paginator()
-        .send();
+    let mut pages = cw.describe_alarms().alarm_name_prefix("alarm-1").max_records(7).into_paginator().send();
     while let Some(p) = pages.next().await {
         n += p.unwrap().metric_alarms().len();
     }
@@ -204,12 +194,7 @@ async fn cloudwatch_errors_are_modeled() {
     assert_eq!(err.code(), Some("ResourceNotFound"));
     assert!(err.into_service_error().is_resource_not_found());
 
-    let err = cw
-        .describe_alarms()
-        .next_token("not-a-token")
-        .send()
-        .await
-        .expect_err("a foreign NextToken is rejected");
+    let err = cw.describe_alarms().next_token("not-a-token").send().await.expect_err("a foreign NextToken is rejected");
     assert!(err.into_service_error().is_invalid_next_token());
 
     let err = cw.describe_alarms().max_records(101).send().await.expect_err("MaxRecords > 100");
@@ -262,12 +247,7 @@ async fn put_metric_filter_upserts_by_name() {
     assert!(err.into_service_error().is_resource_not_found_exception());
 
     // Delete removes it; deleting again is ResourceNotFound.
-    logs.delete_metric_filter()
-        .log_group_name("trail-logs")
-        .filter_name("cis-filter")
-        .send()
-        .await
-        .unwrap();
+    logs.delete_metric_filter().log_group_name("trail-logs").filter_name("cis-filter").send().await.unwrap();
     let out = logs.describe_metric_filters().log_group_name("trail-logs").send().await.unwrap();
     assert!(out.metric_filters().is_empty());
     let err = logs
@@ -313,23 +293,11 @@ async fn describe_metric_filters_pages_sorted() {
     assert_eq!(moto.calls_of("logs", "DescribeMetricFilters"), 3, "default limit 50 -> 3 pages");
 
     // Explicit limit; the token is never an echo of the request's.
-    let p1 = logs
-        .describe_metric_filters()
-        .log_group_name("trail-logs")
-        .limit(10)
-        .send()
-        .await
-        .unwrap();
+    let p1 = logs.describe_metric_filters().log_group_name("trail-logs").limit(10).send().await.unwrap();
     assert_eq!(p1.metric_filters().len(), 10);
     let t1 = p1.next_token().expect("more pages").to_string();
-    let p2 = logs
-        .describe_metric_filters()
-        .log_group_name("trail-logs")
-        .limit(10)
-        .next_token(&t1)
-        .send()
-        .await
-        .unwrap();
+    let p2 =
+        logs.describe_metric_filters().log_group_name("trail-logs").limit(10).next_token(&t1).send().await.unwrap();
     assert_eq!(p2.metric_filters()[0].filter_name(), Some("filter-010"));
     assert_ne!(p2.next_token(), Some(t1.as_str()));
 
@@ -337,13 +305,7 @@ async fn describe_metric_filters_pages_sorted() {
     assert_eq!(err.code(), Some("InvalidParameterException"));
 
     // The metricName + metricNamespace filter still works with paging in place.
-    let one = logs
-        .describe_metric_filters()
-        .metric_name("M42")
-        .metric_namespace("CISBenchmark")
-        .send()
-        .await
-        .unwrap();
+    let one = logs.describe_metric_filters().metric_name("M42").metric_namespace("CISBenchmark").send().await.unwrap();
     assert_eq!(one.metric_filters().len(), 1);
     assert_eq!(one.metric_filters()[0].filter_name(), Some("filter-042"));
 }
@@ -454,11 +416,7 @@ async fn throttling_injection_is_classified_and_retried() {
     moto.reset_calls();
     let err = logs.describe_log_groups().send().await.expect_err("always throttled");
     assert_eq!(err.code(), Some("ThrottlingException"), "{err:?}");
-    assert_eq!(
-        moto.calls_of("logs", "DescribeLogGroups"),
-        3,
-        "the SDK retried: it classified the error as throttling"
-    );
+    assert_eq!(moto.calls_of("logs", "DescribeLogGroups"), 3, "the SDK retried: it classified the error as throttling");
     let err = cw.describe_alarms().send().await.expect_err("always throttled");
     assert_eq!(err.code(), Some("Throttling"), "{err:?}");
     assert_eq!(moto.calls_of("cloudwatch", "DescribeAlarms"), 3);
@@ -568,12 +526,8 @@ async fn reset_clears_moto_and_launcher_state() {
         assert_eq!(empty["regions"]["us-east-1"][k], json!([]), "{k} after reset");
     }
     logs.create_log_group().log_group_name("trail-logs").send().await.unwrap();
-    let err = logs
-        .describe_metric_filters()
-        .next_token(stale_token)
-        .send()
-        .await
-        .expect_err("a token from before the reset");
+    let err =
+        logs.describe_metric_filters().next_token(stale_token).send().await.expect_err("a token from before the reset");
     assert_eq!(err.code(), Some("InvalidParameterException"));
     // Re-seeding gives the same canonical state as before.
     moto.seed(&json!({
@@ -632,12 +586,7 @@ async fn logs_query_definitions() {
         .query_definition_id()
         .unwrap()
         .to_string();
-    let out = logs
-        .describe_query_definitions()
-        .query_definition_name_prefix("cis/")
-        .send()
-        .await
-        .unwrap();
+    let out = logs.describe_query_definitions().query_definition_name_prefix("cis/").send().await.unwrap();
     assert_eq!(out.query_definitions().len(), 1);
     let q = &out.query_definitions()[0];
     assert_eq!(q.query_definition_id(), Some(id.as_str()));
@@ -655,12 +604,7 @@ async fn logs_query_definitions() {
     assert_eq!(out.query_definitions()[0].query_string(), Some("fields @timestamp"));
     let del = logs.delete_query_definition().query_definition_id(&id).send().await.unwrap();
     assert!(del.success());
-    let err = logs
-        .delete_query_definition()
-        .query_definition_id(&id)
-        .send()
-        .await
-        .expect_err("already deleted");
+    let err = logs.delete_query_definition().query_definition_id(&id).send().await.expect_err("already deleted");
     assert!(err.into_service_error().is_resource_not_found_exception());
 }
 
@@ -683,21 +627,15 @@ async fn cloudtrail_selectors_logging_and_cross_region_arns() {
     let sel = ct.get_event_selectors().trail_name("default-trail").send().await.unwrap();
     assert_eq!(sel.event_selectors().len(), 1);
     assert_eq!(sel.event_selectors()[0].include_management_events(), Some(true));
-    assert_eq!(
-        sel.event_selectors()[0].read_write_type(),
-        Some(&aws_sdk_cloudtrail::types::ReadWriteType::All)
-    );
+    assert_eq!(sel.event_selectors()[0].read_write_type(), Some(&aws_sdk_cloudtrail::types::ReadWriteType::All));
     assert!(sel.advanced_event_selectors().is_empty());
     let adv = ct.get_event_selectors().trail_name(&adv_arn).send().await.unwrap();
     assert!(adv.event_selectors().is_empty());
     assert_eq!(adv.advanced_event_selectors().len(), 1);
 
     let trails = ct.describe_trails().send().await.unwrap();
-    let custom: std::collections::BTreeMap<_, _> = trails
-        .trail_list()
-        .iter()
-        .map(|t| (t.name().unwrap().to_string(), t.has_custom_event_selectors()))
-        .collect();
+    let custom: std::collections::BTreeMap<_, _> =
+        trails.trail_list().iter().map(|t| (t.name().unwrap().to_string(), t.has_custom_event_selectors())).collect();
     assert_eq!(custom["default-trail"], Some(false));
     assert_eq!(custom["advanced-trail"], Some(true));
     assert_eq!(custom["local-trail"], Some(true));
@@ -722,24 +660,14 @@ async fn cloudtrail_selectors_logging_and_cross_region_arns() {
     let err = ct.delete_trail().name("no-such-trail").send().await.expect_err("missing trail");
     assert!(err.into_service_error().is_trail_not_found_exception());
     ct.delete_trail().name(&local_arn).send().await.expect("DeleteTrail by ARN");
-    let names: Vec<_> = ct
-        .describe_trails()
-        .send()
-        .await
-        .unwrap()
-        .trail_list()
-        .iter()
-        .map(|t| t.name().unwrap().to_string())
-        .collect();
+    let names: Vec<_> =
+        ct.describe_trails().send().await.unwrap().trail_list().iter().map(|t| t.name().unwrap().to_string()).collect();
     assert!(!names.contains(&"local-trail".to_string()), "{names:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_from_env_are_restored_by_reset() {
-    let moto = Moto::start_with_env(&[(
-        "CWFIX_MOTO_FAULTS",
-        r#"{"throttle_rate": 1.0, "services": ["sts"]}"#,
-    )]);
+    let moto = Moto::start_with_env(&[("CWFIX_MOTO_FAULTS", r#"{"throttle_rate": 1.0, "services": ["sts"]}"#)]);
     let sts = aws_sdk_sts::Client::new(&sdk_config_with(&moto, "us-east-1", 1).await);
     let err = sts.get_caller_identity().send().await.expect_err("throttled from startup");
     assert_eq!(err.code(), Some("Throttling"));

@@ -67,10 +67,7 @@ impl Moto {
     /// Like `start`, with extra environment for the launcher (e.g. `CWFIX_MOTO_FAULTS`).
     pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let python = venv_python();
-        let tmp = tempfile::Builder::new()
-            .prefix("cwfix-moto-")
-            .tempdir()
-            .expect("create temp dir for moto");
+        let tmp = tempfile::Builder::new().prefix("cwfix-moto-").tempdir().expect("create temp dir for moto");
         let log_path = tmp.path().join("moto.log");
         let port_file = tmp.path().join("port");
         let workdir = tmp.path().join("work");
@@ -90,9 +87,8 @@ impl Moto {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {} tests/moto/launcher.py: {e}", python.display()));
+        let child =
+            cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {} tests/moto/launcher.py: {e}", python.display()));
         let mut moto = Moto { child, port: 0, tmp, log_path, workdir };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -184,11 +180,7 @@ impl Moto {
 
     /// Confirms pending subscriptions of one endpoint (e.g. an email address).
     pub fn confirm_subscription(&self, endpoint: &str) -> Value {
-        self.control(
-            "POST",
-            "/_cwfix/confirm-subscriptions",
-            Some(&serde_json::json!({ "endpoint": endpoint })),
-        )
+        self.control("POST", "/_cwfix/confirm-subscriptions", Some(&serde_json::json!({ "endpoint": endpoint })))
     }
 
     /// `{"throttle_rate":0.3,"error_5xx_rate":0,"delay_ms":0,"seed":1,"services":["logs"],
@@ -261,12 +253,7 @@ impl Moto {
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn seed.py");
         if let Some(input) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .expect("write scenario to seed.py");
+            child.stdin.take().unwrap().write_all(input.as_bytes()).expect("write scenario to seed.py");
         }
         let out = child.wait_with_output().expect("wait for seed.py");
         if !out.status.success() {
@@ -385,16 +372,8 @@ pub fn aws_cli(moto: &Moto) -> Command {
 
 /// Runs `aws <args> --output json` and parses stdout; panics with stderr on failure.
 pub fn aws_json(moto: &Moto, args: &[&str]) -> Value {
-    let out = aws_cli(moto)
-        .args(args)
-        .args(["--output", "json"])
-        .output()
-        .expect("run aws cli");
-    assert!(
-        out.status.success(),
-        "aws {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = aws_cli(moto).args(args).args(["--output", "json"]).output().expect("run aws cli");
+    assert!(out.status.success(), "aws {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     if out.stdout.iter().all(u8::is_ascii_whitespace) {
         return Value::Null;
     }
@@ -417,9 +396,7 @@ pub async fn sdk_config_with(moto: &Moto, region: &str, max_attempts: u32) -> aw
         .region(aws_config::Region::new(region.to_string()))
         .credentials_provider(creds)
         .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(max_attempts)
-                .with_initial_backoff(Duration::from_millis(10)),
+            RetryConfig::standard().with_max_attempts(max_attempts).with_initial_backoff(Duration::from_millis(10)),
         )
         .timeout_config(
             TimeoutConfig::builder()
