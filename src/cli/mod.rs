@@ -68,15 +68,30 @@ pub struct AwsArgs {
     /// Work in another account through this IAM role (repeatable: one plan or apply per account).
     #[arg(long = "assume-role", value_name = "ROLE_ARN")]
     pub assume_roles: Vec<String>,
+    /// Accounts to work in (comma-separated ids), each through the role named by --role-name.
+    #[arg(long, value_name = "ID,...", value_delimiter = ',', requires = "role_name")]
+    pub accounts: Vec<String>,
+    /// Role to assume in each of --accounts, e.g. `OrganizationAccountAccessRole` or a path/name.
+    #[arg(long, value_name = "NAME")]
+    pub role_name: Option<String>,
+    /// Partition of the --accounts role ARNs.
+    #[arg(long, default_value = "aws", hide = true)]
+    pub partition: String,
 }
 
 impl AwsArgs {
     /// The identities to act as: the base credentials, or each assumed role.
     pub fn roles(&self) -> Vec<Option<String>> {
-        if self.assume_roles.is_empty() {
+        let mut roles: Vec<String> = self.assume_roles.clone();
+        if let Some(name) = &self.role_name {
+            for a in self.accounts.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+                roles.push(format!("arn:{}:iam::{a}:role/{}", self.partition, name.trim_start_matches('/')));
+            }
+        }
+        if roles.is_empty() {
             vec![None]
         } else {
-            self.assume_roles.iter().cloned().map(Some).collect()
+            roles.into_iter().map(Some).collect()
         }
     }
 }

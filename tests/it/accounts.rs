@@ -99,6 +99,11 @@ fn organization_trail_is_planned_in_the_account_that_owns_the_log_group() {
     assert_eq!(plans[1]["summary"]["add"], 32, "{:#}", plans[1]);
     assert!(both.stderr.contains(&format!("lives in account {LOGGING}")), "{both:?}");
 
+    // The same with --accounts and a role name.
+    let by_name = run(&moto, &["plan", "-o", "json", "--accounts", &format!("{MEMBER},{LOGGING}"), "--role-name", "cwfix"]);
+    assert_eq!(by_name.code, 2, "{by_name:?}");
+    assert_eq!(by_name.json()["plans"].as_array().unwrap().len(), 2);
+
     // And apply acts in the assumed account.
     let applied =
         run(&moto, &["apply", "--yes", "--subscribe", "email:sec@example.com", "--assume-role", &logging_role]);
