@@ -580,6 +580,9 @@ fn plan_control(
                 let why = match pattern::parse(&f.filter_pattern) {
                     Err(e) => format!("its pattern does not parse ({})", e.to_string().lines().next().unwrap_or("")),
                     Ok(p) => match pattern::covers(&p, &c.pattern) {
+                        Coverage::NotCovered { witness: Some(w), .. } => {
+                            format!("its pattern matches less than the baseline: it misses events such as {w}")
+                        }
                         Coverage::NotCovered { reason, .. } => {
                             format!("its pattern matches less than the baseline: {reason}")
                         }

@@ -100,7 +100,8 @@ fn organization_trail_is_planned_in_the_account_that_owns_the_log_group() {
     assert!(both.stderr.contains(&format!("lives in account {LOGGING}")), "{both:?}");
 
     // The same with --accounts and a role name.
-    let by_name = run(&moto, &["plan", "-o", "json", "--accounts", &format!("{MEMBER},{LOGGING}"), "--role-name", "cwfix"]);
+    let by_name =
+        run(&moto, &["plan", "-o", "json", "--accounts", &format!("{MEMBER},{LOGGING}"), "--role-name", "cwfix"]);
     assert_eq!(by_name.code, 2, "{by_name:?}");
     assert_eq!(by_name.json()["plans"].as_array().unwrap().len(), 2);
 
