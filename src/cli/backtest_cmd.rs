@@ -35,10 +35,8 @@ pub struct BacktestArgs {
 pub fn run(args: &BacktestArgs, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let b = crate::baseline::load(&args.baseline)?;
     let spec = backtest::Spec::from_baseline(&b);
-    let opts = backtest::Options {
-        jobs: args.jobs.map(usize::from).unwrap_or_else(backtest::default_jobs),
-        top: args.top,
-    };
+    let opts =
+        backtest::Options { jobs: args.jobs.map(usize::from).unwrap_or_else(backtest::default_jobs), top: args.top };
     let started = std::time::Instant::now();
     let report = backtest::run(&spec, &args.paths, &opts)?;
     let elapsed = started.elapsed();
@@ -143,17 +141,15 @@ fn human(r: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         (Some(f), Some(l)) => format!(", {} .. {}", short_time(f), short_time(l)),
         _ => String::new(),
     };
-    let bad = if r.bad_files.is_empty() { String::new() } else { format!(" ({} unreadable, skipped)", r.bad_files.len()) };
+    let bad =
+        if r.bad_files.is_empty() { String::new() } else { format!(" ({} unreadable, skipped)", r.bad_files.len()) };
     writeln!(out, "{} events in {} files{}{}", r.events, r.files + r.bad_files.len() as u64, bad, span)?;
     writeln!(out)?;
 
     let idw = r.controls.iter().map(|c| c.id.len()).max().unwrap_or(0).max("CONTROL".len());
     let days = r.controls.first().map(|c| c.daily.len()).unwrap_or(0);
-    let spark_head = if days > SPARK_WIDTH {
-        format!("PER {} DAYS", days.div_ceil(SPARK_WIDTH))
-    } else {
-        "PER DAY".to_string()
-    };
+    let spark_head =
+        if days > SPARK_WIDTH { format!("PER {} DAYS", days.div_ceil(SPARK_WIDTH)) } else { "PER DAY".to_string() };
     writeln!(
         out,
         "{:<idw$}  {:>9}  {:>7}  {:>6}  {:<17}  {:<17}  {}",
@@ -181,7 +177,9 @@ fn human(r: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         if c.untimed > 0 {
             writeln!(out, "  {} match(es) without a readable eventTime (in no window)", c.untimed)?;
         }
-        for (label, list) in [("principals", &c.top_principals), ("event names", &c.top_event_names), ("source IPs", &c.top_source_ips)] {
+        for (label, list) in
+            [("principals", &c.top_principals), ("event names", &c.top_event_names), ("source IPs", &c.top_source_ips)]
+        {
             let items: Vec<String> = list.iter().map(|x| format!("{} ({})", x.value, x.count)).collect();
             writeln!(out, "  {:<12} {}", label, items.join(", "))?;
         }
@@ -198,7 +196,12 @@ mod tests {
     }
 
     fn args() -> BacktestArgs {
-        BacktestArgs { baseline: crate::baseline::DEFAULT_BASELINE.into(), jobs: Some(2), top: 3, paths: vec![fixtures()] }
+        BacktestArgs {
+            baseline: crate::baseline::DEFAULT_BASELINE.into(),
+            jobs: Some(2),
+            top: 3,
+            paths: vec![fixtures()],
+        }
     }
 
     #[test]
@@ -223,7 +226,17 @@ mod tests {
         assert_eq!(v["baseline"], "cis-v7.0");
         assert_eq!(v["bad_files"].as_array().unwrap().len(), 2);
         let c = &v["controls"][0];
-        for k in ["matched", "alarm_windows", "first_alarm", "last_alarm", "windows", "daily", "top_principals", "top_event_names", "top_source_ips"] {
+        for k in [
+            "matched",
+            "alarm_windows",
+            "first_alarm",
+            "last_alarm",
+            "windows",
+            "daily",
+            "top_principals",
+            "top_event_names",
+            "top_source_ips",
+        ] {
             assert!(!c[k].is_null(), "{k} missing: {c}");
         }
         assert_eq!(v["controls"].as_array().unwrap().len(), 15);

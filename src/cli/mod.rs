@@ -2,6 +2,7 @@
 //! Nothing else in the crate imports this module. Results go to stdout; logs, progress,
 //! warnings, prompts and errors to stderr.
 
+mod backtest_cmd;
 pub mod exit;
 pub mod pattern_cmd;
 mod plan_cmd;
@@ -140,6 +141,8 @@ pub enum Command {
         #[command(subcommand)]
         cmd: Option<BaselinesCmd>,
     },
+    /// Replay CloudTrail archives against a baseline: how often each alarm would have fired, and why.
+    Backtest(backtest_cmd::BacktestArgs),
     /// Work with CloudWatch Logs filter patterns (parse, test against events, compare).
     #[command(subcommand)]
     Pattern(pattern_cmd::PatternCmd),
@@ -228,6 +231,7 @@ pub fn main() -> std::process::ExitCode {
 fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Pattern(cmd) => pattern_cmd::run(cmd, cli.output, out),
+        Command::Backtest(args) => backtest_cmd::run(args, cli.output, out),
         Command::Baselines { cmd } => baselines(cmd.as_ref(), cli.output, out),
         Command::Plan(args) => runtime()?.block_on(plan_cmd::run(args, cli.output, t, out)),
         Command::Apply(args) => runtime()?.block_on(run_cmds::apply(args, cli.output, t, out)),
