@@ -100,12 +100,19 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
     let groups: BTreeSet<LogGroupRef> =
         trails.iter().filter_map(|t| t.log_group_arn.as_deref().and_then(LogGroupRef::from_arn)).collect();
     let own_groups: Vec<&LogGroupRef> = groups.iter().filter(|g| g.account == id.account).collect();
-    let read = join_all(own_groups.iter().map(|g| async move {
+    // Alarms and topics live in the log groups' regions (metrics are regional); they are read
+    // at the same time as the log groups, not after them.
+    let chain_regions: BTreeSet<String> = own_groups.iter().map(|g| g.region.clone()).collect();
+    let groups_read = join_all(own_groups.iter().map(|g| async move {
         let (exists, filters) =
             futures_util::join!(api.log_group(&g.region, &g.name), api.metric_filters(&g.region, &g.name));
         (*g, exists, filters)
-    }))
-    .await;
+    }));
+    let regions_read = join_all(chain_regions.iter().map(|r| async move {
+        let (alarms, topics) = futures_util::join!(api.metric_alarms(r), api.list_topics(r));
+        (r.clone(), alarms, topics)
+    }));
+    let (read, per_region) = futures_util::join!(groups_read, regions_read);
     let mut log_groups = Vec::new();
     for (g, exists, filters) in read {
         let (exists, retention_in_days) = match exists {
@@ -129,13 +136,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
         log_groups.push(LogGroup { group: g.clone(), exists, retention_in_days, metric_filters });
     }
 
-    // 3. Alarms and topics live in the log groups' regions (metrics are regional).
-    let chain_regions: BTreeSet<String> = own_groups.iter().map(|g| g.region.clone()).collect();
-    let per_region = join_all(chain_regions.iter().map(|r| async move {
-        let (alarms, topics) = futures_util::join!(api.metric_alarms(r), api.list_topics(r));
-        (r.clone(), alarms, topics)
-    }))
-    .await;
+    // 3. Alarms and topics, read above.
     let mut alarms = Vec::new();
     let mut topic_arns = Vec::new();
     for (region, a, t) in per_region {

@@ -657,6 +657,25 @@ fn plan_control(
         alarm_setting_diffs(a, settings).is_empty() && a.alarm_actions.iter().any(|x| ctx.reaches_someone(x).is_ok())
     });
     if good_alarm.is_none() {
+        // A topic cwfix could not read may well reach someone: that is unknown, never a
+        // broken link to "fix" with a second topic.
+        let unreadable: Vec<&Topic> = on_metric
+            .iter()
+            .flat_map(|a| a.alarm_actions.iter())
+            .chain(std::iter::once(&topic_arn))
+            .filter_map(|arn| ctx.topic(arn))
+            .filter(|t| !t.readable)
+            .collect();
+        if let Some(t) = unreadable.first() {
+            let why = ctx
+                .snap
+                .gaps
+                .iter()
+                .find(|g| g.resource == t.topic_arn)
+                .map(|g| g.error.clone())
+                .unwrap_or_else(|| "it could not be read".into());
+            return outcome(Status::Unknown, format!("cannot tell whether topic `{}` reaches anyone: {why}", t.name));
+        }
         let candidate = on_metric
             .iter()
             .filter(|a| a.metrics_json.is_none())

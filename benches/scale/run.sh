@@ -9,7 +9,9 @@
 # (5 of them CIS alarms on a topic with a confirmed subscriber). Seeding goes around the
 # launcher's fault injection (X-Cwfix-Internal); then every cwfix call gets `delay_ms`
 # (SCALE_DELAY_MS, 50) so that latency, not moto's CPU, dominates. Reports the median wall
-# time, API calls per service (launcher's /_cwfix/calls, reset before each run) and peak RSS.
+# time, the launcher's own CPU time during the run (moto_cpu_s: when it approaches the wall time,
+# the single-process moto server is the bottleneck, not cwfix), API calls per service
+# (launcher's /_cwfix/calls, reset before each run) and cwfix's peak RSS.
 # Results: stdout and target/scale-bench.txt. Recorded figures: docs/scale.md.
 set -euo pipefail
 
@@ -48,6 +50,8 @@ start_moto() {
     url="http://127.0.0.1:$(cat "$work/port")"
 }
 stop_moto() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; moto_pid=""; }
+# CPU seconds (user+sys) the launcher process has used so far.
+moto_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$moto_pid/stat"; }
 ctl() { curl -sf -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$url$2"; }
 
 # Sanity: the delay hits cwfix's calls only, and delayed calls overlap.
@@ -55,7 +59,7 @@ start_moto
 echo "delay check: $("$py" benches/scale/seed_scale.py "$url" check-delay --delay-ms "$DELAY")" | tee "$work/report"
 stop_moto
 
-printf '\n%-3s %-6s %-9s %-9s %-8s %-7s %s\n' N runs "median_s" "min_s" "rss_MB" calls "calls per service" | tee -a "$work/report"
+printf '\n%-3s %-5s %-9s %-7s %-11s %-7s %-7s %s\n' N runs "median_s" "min_s" "moto_cpu_s" "rss_MB" calls "calls per service | per operation" | tee -a "$work/report"
 declare -A MED CALLS
 for n in $NS; do
     regions=("${ALL_REGIONS[@]:0:$n}")
@@ -66,9 +70,10 @@ for n in $NS; do
     echo "N=$n seeded in $(echo "$seeded" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["seconds"])') s" >&2
     ctl POST /_cwfix/faults "{\"delay_ms\": $DELAY}" >/dev/null
     rargs=(); for r in "${regions[@]}"; do rargs+=(--region "$r"); done
-    times=(); rss=0
+    times=(); rss=0; cpus=()
     for i in $(seq "$RUNS"); do
         ctl POST /_cwfix/calls/reset >/dev/null
+        cpu0="$(moto_cpu)"
         set +e
         env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL="$url" AWS_ACCESS_KEY_ID=testing \
             AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true NO_COLOR=1 \
@@ -81,6 +86,7 @@ for n in $NS; do
         if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
             echo "scale: cwfix plan exited $rc (N=$n):" >&2; cat "$work/plan.err" >&2; exit 1
         fi
+        cpus+=("$(awk -v a="$cpu0" -v b="$(moto_cpu)" 'BEGIN {printf "%.2f", b - a}')")
         read -r wall kb < <(tail -1 "$work/time")
         times+=("$wall"); [ "$kb" -gt "$rss" ] && rss=$kb
         ctl GET /_cwfix/calls > "$work/calls-$n.json"
@@ -94,8 +100,9 @@ print(d["total"], " ".join(f"{s}={sum(o.values())}" for s, o in d["calls"].items
       "|", " ".join(f"{o}={n}" for s, ops in d["calls"].items() for o, n in ops.items()))
 PY
 )"
+    cpu="$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
     MED[$n]=$med; CALLS[$n]=${percall%% *}
-    printf '%-3s %-6s %-9s %-9s %-8s %s\n' "$n" "$RUNS" "$med" "$min" "$((rss / 1024))" "$percall" | tee -a "$work/report"
+    printf '%-3s %-5s %-9s %-7s %-11s %-7s %s\n' "$n" "$RUNS" "$med" "$min" "$cpu" "$((rss / 1024))" "$percall" | tee -a "$work/report"
 done
 
 first="${NS%% *}"; last="${NS##* }"

@@ -377,8 +377,15 @@ impl CloudApi for Live {
     async fn metric_alarms(&self, region: &str) -> Result<Vec<Alarm>> {
         const A: &str = "cloudwatch:DescribeAlarms";
         use aws_sdk_cloudwatch::types::AlarmType;
-        let mut pages =
-            self.clients(region).cw.describe_alarms().alarm_types(AlarmType::MetricAlarm).into_paginator().send();
+        let mut pages = self
+            .clients(region)
+            .cw
+            .describe_alarms()
+            .alarm_types(AlarmType::MetricAlarm)
+            // The largest page AWS allows: half the round trips of the default 50.
+            .max_records(100)
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             self.count(A);

@@ -9,5 +9,6 @@ mod common;
 mod faults;
 mod hunting;
 mod kms;
+mod permissions;
 mod plan;
 mod testbed;
