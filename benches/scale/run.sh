@@ -20,6 +20,11 @@ cd "$repo"
 NS="${SCALE_NS:-1 4 16}"
 RUNS="${SCALE_RUNS:-3}"
 DELAY="${SCALE_DELAY_MS:-50}"
+# SCALE_CACHE=1 (default): cwfix talks to benches/scale/cache_proxy.py, which adds the fixed
+# latency and answers repeated reads from a cache filled by one warm-up run, so the figures
+# measure cwfix rather than the single moto process. SCALE_CACHE=0: straight to moto, with the
+# latency injected by the launcher.
+CACHE="${SCALE_CACHE:-1}"
 FILTERS="${SCALE_FILTERS:-200}"
 ALARMS="${SCALE_ALARMS:-500}"
 ALL_REGIONS=(us-east-1 eu-west-1 ap-southeast-2 us-west-2 eu-central-1 ap-northeast-1 us-east-2 eu-west-2
@@ -49,7 +54,19 @@ start_moto() {
     [ -s "$work/port" ] || { echo "scale: launcher did not start" >&2; cat "$work/moto.log" >&2; exit 1; }
     url="http://127.0.0.1:$(cat "$work/port")"
 }
-stop_moto() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; moto_pid=""; }
+proxy_pid=""
+stop_moto() {
+    kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; moto_pid=""
+    if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=""; fi
+}
+start_proxy() {
+    rm -f "$work/pport"
+    "$py" benches/scale/cache_proxy.py "$url" --delay-ms "$DELAY" --port-file "$work/pport" > "$work/proxy.log" 2>&1 &
+    proxy_pid=$!
+    for _ in $(seq 100); do [ -s "$work/pport" ] && break; sleep 0.1; done
+    [ -s "$work/pport" ] || { echo "scale: proxy did not start" >&2; cat "$work/proxy.log" >&2; exit 1; }
+    endpoint="http://127.0.0.1:$(cat "$work/pport")"
+}
 # CPU seconds (user+sys) the launcher process has used so far.
 moto_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$moto_pid/stat"; }
 ctl() { curl -sf -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$url$2"; }
@@ -68,14 +85,22 @@ for n in $NS; do
     seeded="$("$py" benches/scale/seed_scale.py "$url" seed --regions "$csv" --baseline "$work/baseline.json" \
         --filters "$FILTERS" --alarms "$ALARMS")"
     echo "N=$n seeded in $(echo "$seeded" | "$py" -c 'import json,sys; print(json.load(sys.stdin)["seconds"])') s" >&2
-    ctl POST /_cwfix/faults "{\"delay_ms\": $DELAY}" >/dev/null
     rargs=(); for r in "${regions[@]}"; do rargs+=(--region "$r"); done
+    if [ "$CACHE" = "1" ]; then
+        start_proxy
+        warm=0
+    else
+        ctl POST /_cwfix/faults "{\"delay_ms\": $DELAY}" >/dev/null
+        endpoint="$url"
+        warm=1
+    fi
     times=(); rss=0; cpus=()
-    for i in $(seq "$RUNS"); do
+    for i in $(seq 0 "$RUNS"); do
         ctl POST /_cwfix/calls/reset >/dev/null
+        [ -n "$proxy_pid" ] && curl -sf -X POST "$endpoint/_proxy/calls/reset" >/dev/null
         cpu0="$(moto_cpu)"
         set +e
-        env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL="$url" AWS_ACCESS_KEY_ID=testing \
+        env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing \
             AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true NO_COLOR=1 \
             AWS_CONFIG_FILE="$work/none" AWS_SHARED_CREDENTIALS_FILE="$work/none" \
             /usr/bin/time -f '%e %M' -o "$work/time" \
@@ -86,20 +111,35 @@ for n in $NS; do
         if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
             echo "scale: cwfix plan exited $rc (N=$n):" >&2; cat "$work/plan.err" >&2; exit 1
         fi
+        # Run 0 warms the proxy's cache (or, straight to moto, moto's lazy backends): not counted.
+        [ "$i" -eq 0 ] && [ "$warm" -eq 0 ] && continue
         cpus+=("$(awk -v a="$cpu0" -v b="$(moto_cpu)" 'BEGIN {printf "%.2f", b - a}')")
         read -r wall kb < <(tail -1 "$work/time")
         times+=("$wall"); [ "$kb" -gt "$rss" ] && rss=$kb
+        if [ -n "$proxy_pid" ]; then
+            curl -sf "$endpoint/_proxy/calls" > "$work/pcalls-$n.json"
+        fi
         ctl GET /_cwfix/calls > "$work/calls-$n.json"
     done
+    proxied="$proxy_pid"
     stop_moto
     read -r med min < <(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)], a[1]}')
-    percall="$("$py" - "$work/calls-$n.json" <<'PY'
+    if [ -n "$proxied" ]; then
+        percall="$("$py" - "$work/pcalls-$n.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["total"], " ".join(f"{s}={n}" for s, n in sorted(d["calls"].items())), f"| cache hits={d['hits']} misses={d['misses']}")
+PY
+)"
+    else
+        percall="$("$py" - "$work/calls-$n.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(d["total"], " ".join(f"{s}={sum(o.values())}" for s, o in d["calls"].items()),
       "|", " ".join(f"{o}={n}" for s, ops in d["calls"].items() for o, n in ops.items()))
 PY
 )"
+    fi
     cpu="$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
     MED[$n]=$med; CALLS[$n]=${percall%% *}
     printf '%-3s %-5s %-9s %-7s %-11s %-7s %s\n' "$n" "$RUNS" "$med" "$min" "$cpu" "$((rss / 1024))" "$percall" | tee -a "$work/report"
