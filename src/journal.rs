@@ -94,8 +94,9 @@ pub enum Record {
 
 /// RFC 3339 UTC time, seconds precision.
 pub fn now() -> String {
+    // Milliseconds: runs started within one second still list in order.
     let t = time::OffsetDateTime::now_utc();
-    let t = t.replace_nanosecond(0).unwrap_or(t);
+    let t = t.replace_millisecond(t.millisecond()).unwrap_or(t);
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
@@ -227,14 +228,15 @@ impl StateDir {
         if !dir.exists() {
             return Ok(vec![]);
         }
-        let mut ids: Vec<String> = std::fs::read_dir(&dir)
+        let ids: Vec<String> = std::fs::read_dir(&dir)
             .map_err(io(&dir))?
             .filter_map(|e| e.ok())
             .filter(|e| e.path().join("journal.jsonl").exists())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
-        ids.sort();
-        ids.iter().map(|id| self.load(id)).collect()
+        let mut runs = ids.iter().map(|id| self.load(id)).collect::<Result<Vec<_>>>()?;
+        runs.sort_by(|a, b| (&a.header.started_at, &a.header.run_id).cmp(&(&b.header.started_at, &b.header.run_id)));
+        Ok(runs)
     }
 }
 

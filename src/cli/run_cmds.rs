@@ -397,8 +397,8 @@ pub fn runs(args: &RunsArgs, format: OutputFormat, out: &mut dyn Write) -> anyho
             } else {
                 writeln!(
                     out,
-                    "{:<22}  {:<20}  {:<12}  {:<8}  {:>7}  STATUS",
-                    "RUN", "STARTED", "ACCOUNT", "KIND", "CHANGES"
+                    "{:<22}  {:<24}  {:<12}  {:>7}  {:<10}  KIND",
+                    "RUN", "STARTED", "ACCOUNT", "CHANGES", "STATUS"
                 )?;
                 for r in runs {
                     let kind = match (&r.header.kind, &r.header.rolls_back) {
@@ -406,15 +406,18 @@ pub fn runs(args: &RunsArgs, format: OutputFormat, out: &mut dyn Write) -> anyho
                         (RunKind::Rollback, None) => "rollback".into(),
                         (RunKind::Apply, _) => "apply".into(),
                     };
+                    let status = serde_json::to_value(r.status())
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
                     writeln!(
                         out,
-                        "{:<22}  {:<20}  {:<12}  {:<8}  {:>7}  {:?}",
+                        "{:<22}  {:<24}  {:<12}  {:>7}  {:<10}  {kind}",
                         r.header.run_id,
                         r.header.started_at,
                         r.header.account,
-                        kind,
                         r.intents(),
-                        r.status()
+                        status
                     )?;
                 }
             }
