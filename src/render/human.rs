@@ -183,3 +183,124 @@ fn pattern_diff(before: &str, after: &str, out: &mut dyn Write, st: &Style) -> i
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{BaselineInfo, Change, ControlVerdict, FieldChange, Kind, Plan, Summary};
+    use crate::render::Style;
+    use serde_json::json;
+
+    fn sample() -> Plan {
+        let before: crate::model::Alarm = serde_json::from_value(json!({
+            "alarm_name": "a", "actions_enabled": true, "alarm_actions": ["arn:aws:sns:us-east-1:1:t"],
+            "metric_name": "M", "namespace": "N", "statistic": "Sum", "period": 60, "threshold": 1.0,
+            "comparison_operator": "GreaterThanOrEqualToThreshold", "evaluation_periods": 1
+        }))
+        .unwrap();
+        let mut after = before.clone();
+        after.period = Some(300);
+        let filter: crate::model::MetricFilter = serde_json::from_value(json!({
+            "log_group_name": "ct", "filter_name": "f", "filter_pattern": "{ ($.eventName = A) || ($.eventName = B) }",
+            "metric_transformations": [{"metric_name": "M", "metric_namespace": "N", "metric_value": "1"}]
+        }))
+        .unwrap();
+        let mut weaker = filter.clone();
+        weaker.filter_pattern = "{ ($.eventName = A) }".into();
+        Plan {
+            format_version: "1.0".into(),
+            cwfix_version: "0".into(),
+            account: "123456789012".into(),
+            partition: "aws".into(),
+            regions: vec!["us-east-1".into()],
+            baseline: BaselineInfo {
+                name: "b".into(),
+                origin: "shipped:b".into(),
+                hash: "h".into(),
+                topic: None,
+                subscribe: vec![],
+                satisfy: vec![],
+            },
+            state_fingerprint: "f".into(),
+            chain: None,
+            controls: vec![
+                ControlVerdict {
+                    id: "1".into(),
+                    title: "One".into(),
+                    status: Status::Changes,
+                    reason: "alarm `a`: period 60 (want 300)".into(),
+                    via: None,
+                    changes: vec!["metric_alarm.a".into()],
+                    scanners: Default::default(),
+                },
+                ControlVerdict {
+                    id: "2".into(),
+                    title: "Two".into(),
+                    status: Status::Blocked,
+                    reason: "no trail".into(),
+                    via: None,
+                    changes: vec![],
+                    scanners: Default::default(),
+                },
+                ControlVerdict {
+                    id: "3".into(),
+                    title: "Three".into(),
+                    status: Status::Blocked,
+                    reason: "no trail".into(),
+                    via: None,
+                    changes: vec![],
+                    scanners: Default::default(),
+                },
+            ],
+            changes: vec![
+                Change {
+                    address: "metric_filter.ct/f".into(),
+                    kind: Kind::MetricFilter,
+                    action: Action::Update,
+                    region: "us-east-1".into(),
+                    control: Some("1".into()),
+                    controls: vec!["1".into()],
+                    reason: "matches less".into(),
+                    fields: vec![FieldChange {
+                        field: "filter_pattern".into(),
+                        before: json!(weaker.filter_pattern),
+                        after: json!(filter.filter_pattern),
+                    }],
+                    before: Some(Resource::MetricFilter(weaker)),
+                    after: Resource::MetricFilter(filter),
+                },
+                Change {
+                    address: "metric_alarm.a".into(),
+                    kind: Kind::MetricAlarm,
+                    action: Action::Update,
+                    region: "us-east-1".into(),
+                    control: Some("1".into()),
+                    controls: vec!["1".into()],
+                    reason: "period".into(),
+                    fields: vec![FieldChange { field: "period".into(), before: json!(60), after: json!(300) }],
+                    before: Some(Resource::MetricAlarm(before)),
+                    after: Resource::MetricAlarm(after),
+                },
+            ],
+            summary: Summary { add: 0, change: 2, destroy: 0 },
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn plan_text_is_stable() {
+        let mut out = Vec::new();
+        plan(&sample(), &mut out, &Style { color: false }).unwrap();
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let mut plain = Vec::new();
+        plan(&sample(), &mut plain, &Style { color: false }).unwrap();
+        assert!(!String::from_utf8(plain).unwrap().contains('\x1b'));
+        let mut coloured = Vec::new();
+        plan(&sample(), &mut coloured, &Style { color: true }).unwrap();
+        assert!(String::from_utf8(coloured).unwrap().contains("\x1b[33m"));
+    }
+}
