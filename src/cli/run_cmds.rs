@@ -65,6 +65,9 @@ pub enum RunsCmd {
 
 /// Asks for exactly `yes`; refuses when stdin is not a terminal.
 fn confirm(t: &Term, what: &str) -> anyhow::Result<bool> {
+    if t.json {
+        bail!("refusing to {what} without confirmation: --output json never prompts (pass --yes)");
+    }
     if !t.stdin_is_tty {
         bail!("refusing to {what} without confirmation: standard input is not a terminal (pass --yes to confirm non-interactively)");
     }
