@@ -225,7 +225,13 @@ fn source_chain(err: &dyn std::error::Error) -> String {
         }
         cur = e.source();
     }
-    parts.join(": ")
+    let text = parts.join(": ");
+    if text.contains("no credentials found in chain") {
+        // The SDK lists every provider it tried on lines of their own; one line says it all.
+        return "no credentials found in the environment, the AWS config and credentials files, web identity, ECS or instance metadata".into();
+    }
+    // One paragraph: SDK messages sometimes span lines.
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
 fn unit_str<T: AsRef<str>>(u: Option<&T>) -> Option<String> {

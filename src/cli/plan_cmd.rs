@@ -104,10 +104,11 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
     }
     let mut plans = Vec::new();
     for role in &roles {
-        let (api, mut p) = discover_and_plan(&args.aws, role.as_deref(), &b, t)
-            .await
-            .with_context(|| role.as_ref().map(|r| format!("in the account of role `{r}`")).unwrap_or_default())?;
-        let _ = &api;
+        let found = discover_and_plan(&args.aws, role.as_deref(), &b, t).await;
+        let (_api, mut p) = match role {
+            Some(r) => found.with_context(|| format!("in the account of role `{r}`"))?,
+            None => found?,
+        };
         p.baseline.topic = args.baseline.topic.clone();
         p.baseline.subscribe = args.baseline.subscribe.clone();
         p.baseline.satisfy = args.baseline.satisfy.clone();

@@ -219,9 +219,11 @@ pub async fn apply(args: &ApplyArgs, format: OutputFormat, t: &Term, out: &mut d
     }
     let mut worst = Exit::Success;
     for role in roles {
-        let exit = apply_one(args, &aws, role.as_deref(), &bargs, &b, saved.clone(), format, t, out)
-            .await
-            .with_context(|| role.as_ref().map(|r| format!("in the account of role `{r}`")).unwrap_or_default())?;
+        let done = apply_one(args, &aws, role.as_deref(), &bargs, &b, saved.clone(), format, t, out).await;
+        let exit = match &role {
+            Some(r) => done.with_context(|| format!("in the account of role `{r}`"))?,
+            None => done?,
+        };
         if exit != Exit::Success {
             worst = exit;
         }

@@ -193,6 +193,8 @@ fn unreachable_endpoint_fails_fast_and_clearly() {
     let out = run_env(&moto, &["plan"], &[("AWS_ENDPOINT_URL", url.as_str())]);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("cannot reach the AWS endpoint"), "{out:?}");
+    assert!(out.stderr.starts_with("error: cannot discover the monitoring chain"), "{out:?}");
+    assert!(out.stderr.contains("hint: AWS_ENDPOINT_URL is"), "{out:?}");
     assert!(out.stderr.lines().count() <= 6, "one short paragraph, no SDK dump: {out:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
 }
