@@ -22,12 +22,6 @@ pub struct Scope {
     pub topic: TopicRef,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Aws(#[from] aws::Error),
-}
-
 fn gap(region: &str, e: &aws::Error, resource: &str) -> Gap {
     Gap {
         region: region.to_string(),
@@ -38,7 +32,9 @@ fn gap(region: &str, e: &aws::Error, resource: &str) -> Gap {
 }
 
 /// Reads the chain in `scope` and returns it as a snapshot.
-pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Error> {
+/// Only errors after which nothing else can work (endpoint down, no credentials, the caller's
+/// identity unknown) are returned; every other failed read becomes a [`Gap`].
+pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, aws::Error> {
     let id = api.caller_identity().await?;
     let mut gaps = Vec::new();
 
@@ -52,7 +48,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
                     infos.entry(t.arn.clone()).or_insert(t);
                 }
             }
-            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e),
             Err(e) => gaps.push(gap(&region, &e, "trails")),
         }
     }
@@ -70,7 +66,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
     for (t, status, selectors) in details {
         let is_logging = match status {
             Ok(s) => Some(s),
-            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 gaps.push(gap(&t.home_region, &e, &t.arn));
                 None
@@ -78,7 +74,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
         };
         let management_events_all = match selectors {
             Ok(m) => Some(m == ManagementEvents::All),
-            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 gaps.push(gap(&t.home_region, &e, &t.arn));
                 None
@@ -118,7 +114,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
         let (exists, retention_in_days) = match exists {
             Ok(Some(r)) => (true, r),
             Ok(None) => (false, None),
-            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 gaps.push(gap(&g.region, &e, &g.name));
                 // Unknown existence: the filters call below decides what we can say.
@@ -127,7 +123,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
         };
         let metric_filters = match filters {
             Ok(f) => f,
-            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 gaps.push(gap(&g.region, &e, &g.name));
                 vec![]
@@ -142,12 +138,12 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
     for (region, a, t) in per_region {
         match a {
             Ok(list) => alarms.extend(list.into_iter().map(|alarm| RegionalAlarm { region: region.clone(), alarm })),
-            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e),
             Err(e) => gaps.push(gap(&region, &e, "alarms")),
         }
         match t {
             Ok(list) => topic_arns.extend(list),
-            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e),
             Err(e) => gaps.push(gap(&region, &e, "topics")),
         }
     }
@@ -198,7 +194,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
             Ok(Some(a)) => a,
             // The topic named in an alarm action no longer exists: a broken link, not a topic.
             Ok(None) => continue,
-            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 gaps.push(gap(&region, &e, &arn));
                 readable = false;
@@ -207,7 +203,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
         };
         let subscriptions = match subs {
             Ok(s) => s,
-            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 gaps.push(gap(&region, &e, &arn));
                 readable = false;
@@ -239,7 +235,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
     for (r, k, res) in key_reads {
         match res {
             Ok(key) => kms_keys.push(key),
-            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e) if e.is_fatal() => return Err(e),
             Err(e) => {
                 gaps.push(gap(r, &e, k));
                 kms_keys.push(crate::model::KmsKey {
@@ -259,7 +255,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, Er
         for (r, res) in reads {
             match res {
                 Ok(list) => queries.extend(list.into_iter().map(|q| (r.clone(), q))),
-                Err(e) if e.is_fatal() => return Err(e.into()),
+                Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => gaps.push(gap(r, &e, "query definitions")),
             }
         }

@@ -198,6 +198,10 @@ pub struct Plan {
     pub controls: Vec<ControlVerdict>,
     pub changes: Vec<Change>,
     pub summary: Summary,
+    /// When no trail of this account can carry the chain but one delivers to another
+    /// account's log group (an organization trail): that account, where the chain is planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitored_in: Option<String>,
     #[serde(default)]
     pub warnings: Vec<String>,
 }
@@ -1137,13 +1141,16 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
         trail_notes.push(format!("trail `{}` {}", t.name, problems.join(", ")));
     }
 
+    // Which control holds through which usable trail, judged once: [trail][control].
+    let holds: Vec<Vec<Option<Via>>> = usable
+        .iter()
+        .map(|(t, lg)| baseline.controls.iter().map(|c| compliant_via(&ctx, c, t, lg, &parsed[&lg.group])).collect())
+        .collect();
     // The primary log group: where most controls already hold; ties by trail ARN.
-    let compliant_count = |lg: &LogGroup, t: &Trail| {
-        baseline.controls.iter().filter(|c| compliant_via(&ctx, c, t, lg, &parsed[&lg.group]).is_some()).count()
-    };
     let primary = usable
         .iter()
-        .map(|(t, lg)| (compliant_count(lg, t), *t, *lg))
+        .zip(&holds)
+        .map(|((t, lg), h)| (h.iter().filter(|v| v.is_some()).count(), *t, *lg))
         .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.arn.cmp(&a.1.arn)))
         .map(|(_, t, lg)| (t, lg));
 
@@ -1156,8 +1163,8 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
     let mut verdicts = Vec::new();
     let mut all_changes: Vec<Change> = Vec::new();
     let mut claimed = std::collections::BTreeSet::new();
-    for c in &baseline.controls {
-        let via = usable.iter().find_map(|(t, lg)| compliant_via(&ctx, c, t, lg, &parsed[&lg.group]));
+    for (ci, c) in baseline.controls.iter().enumerate() {
+        let via = holds.iter().find_map(|h| h[ci].clone());
         let out = if let Some(via) = via {
             let pattern = snap
                 .log_groups
@@ -1286,6 +1293,7 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
         controls: verdicts,
         changes: all_changes,
         summary,
+        monitored_in: if primary.is_none() { foreign_owner.map(|(_, owner)| owner) } else { None },
         warnings,
     }
 }
@@ -1489,6 +1497,7 @@ mod tests {
         let p = plan(&base(), &s);
         assert_eq!(p.controls[0].status, Status::Unknown);
         assert!(p.controls[0].reason.contains("account 999988887777"), "{}", p.controls[0].reason);
+        assert_eq!(p.monitored_in.as_deref(), Some("999988887777"));
     }
 
     #[test]

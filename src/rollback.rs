@@ -73,6 +73,7 @@ struct Live<'a, A: CloudApi> {
     api: &'a A,
     filters: BTreeMap<(String, String), Vec<MetricFilter>>,
     alarms: BTreeMap<String, Vec<Alarm>>,
+    subscriptions: BTreeMap<String, Vec<Subscription>>,
 }
 
 impl<A: CloudApi> Live<'_, A> {
@@ -83,6 +84,14 @@ impl<A: CloudApi> Live<'_, A> {
             self.filters.insert(key.clone(), v);
         }
         Ok(self.filters[&key].iter().find(|f| f.filter_name == name).cloned())
+    }
+
+    async fn subscriptions(&mut self, region: &str, topic_arn: &str) -> aws::Result<&[Subscription]> {
+        if !self.subscriptions.contains_key(topic_arn) {
+            let v = self.api.subscriptions(region, topic_arn).await?;
+            self.subscriptions.insert(topic_arn.to_string(), v);
+        }
+        Ok(&self.subscriptions[topic_arn])
     }
 
     async fn alarm(&mut self, region: &str, name: &str) -> aws::Result<Option<Alarm>> {
@@ -131,11 +140,10 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
             live: id.account,
         });
     }
-    let mut live = Live { api, filters: BTreeMap::new(), alarms: BTreeMap::new() };
+    let mut live = Live { api, filters: BTreeMap::new(), alarms: BTreeMap::new(), subscriptions: BTreeMap::new() };
     let mut plan = RollbackPlan::default();
     // Subscriptions this rollback removes, per topic, so a topic the run created can go too.
     let mut removing: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    let mut subs_cache: BTreeMap<String, Vec<Subscription>> = BTreeMap::new();
     let mut orphans: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
     for it in intents(log)? {
         let r = it.region.clone();
@@ -226,17 +234,13 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                 }
             }
             Op::Subscribe { subscription: s } => {
-                if !subs_cache.contains_key(&s.topic_arn) {
-                    let v = api.subscriptions(&r, &s.topic_arn).await?;
-                    subs_cache.insert(s.topic_arn.clone(), v);
-                }
                 let arn = it
                     .result
                     .as_ref()
                     .and_then(|v| v.get("subscription_arn"))
                     .and_then(Value::as_str)
                     .map(str::to_string);
-                let found = subs_cache[&s.topic_arn].iter().find(|x| {
+                let found = live.subscriptions(&r, &s.topic_arn).await?.iter().find(|x| {
                     x.protocol == s.protocol
                         && x.endpoint == s.endpoint
                         && (x.subscription_arn.is_none() || x.subscription_arn == arn || arn.is_none())
@@ -271,7 +275,7 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                 }
             }
             Op::Unsubscribe { subscription: s, .. } => {
-                let subs = api.subscriptions(&r, &s.topic_arn).await?;
+                let subs = live.subscriptions(&r, &s.topic_arn).await?;
                 if subs.iter().any(|x| x.protocol == s.protocol && x.endpoint == s.endpoint) {
                     plan.unchanged.push((it.address.clone(), "already subscribed".into()));
                 } else {
@@ -294,7 +298,7 @@ pub async fn plan_rollback(api: &impl CloudApi, log: &RunLog, force: bool) -> Re
                     plan.unchanged.push((it.address.clone(), "topic does not exist".into()));
                     continue;
                 }
-                let subs = api.subscriptions(&r, &arn).await?;
+                let subs = live.subscriptions(&r, &arn).await?.to_vec();
                 let mut ours = removing.get(&arn).cloned().unwrap_or_default();
                 let orphaned = orphans.remove(&arn).unwrap_or_default();
                 ours.extend(orphaned.iter().map(|(p, e, _)| (p.clone(), e.clone())));

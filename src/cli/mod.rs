@@ -351,12 +351,7 @@ fn report_error(err: &anyhow::Error) {
 fn hint(err: &anyhow::Error) -> Option<String> {
     use crate::aws::Error as E;
     for cause in err.chain() {
-        // discover::Error wraps aws::Error transparently, so look through it too.
-        let aws = cause.downcast_ref::<E>().or_else(|| match cause.downcast_ref::<crate::discover::Error>() {
-            Some(crate::discover::Error::Aws(e)) => Some(e),
-            None => None,
-        });
-        if let Some(e) = aws {
+        if let Some(e) = cause.downcast_ref::<E>() {
             return Some(match e {
                 E::Transport { .. } => match std::env::var("AWS_ENDPOINT_URL") {
                     Ok(url) => format!("AWS_ENDPOINT_URL is `{url}`: is that endpoint up? (unset it to talk to real AWS)"),

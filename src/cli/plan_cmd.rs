@@ -137,15 +137,9 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
     }
     let accounts: Vec<&str> = plans.iter().map(|p| p.account.as_str()).collect();
     for p in &plans {
-        for c in p
-            .controls
-            .iter()
-            .filter(|c| c.status == plan::Status::Unknown && c.reason.starts_with("monitored in account "))
-        {
-            let owner = c.reason.trim_start_matches("monitored in account ").split(':').next().unwrap_or("");
-            if accounts.contains(&owner) && !t.quiet {
+        if let Some(owner) = p.monitored_in.as_deref().filter(|o| accounts.contains(o)) {
+            if !t.quiet {
                 eprintln!("note: account {}'s chain lives in account {owner}, which this run planned too", p.account);
-                break;
             }
         }
     }

@@ -283,6 +283,7 @@ mod tests {
                 },
             ],
             summary: Summary { add: 0, change: 2, destroy: 0 },
+            monitored_in: None,
             warnings: vec![],
         }
     }

@@ -6,11 +6,6 @@ use serde_json::{json, Value};
 
 const SUB: &str = "email:sec@example.com";
 
-fn run_id_of(out: &Out) -> String {
-    let line = out.stdout.lines().find(|l| l.starts_with("Run ")).unwrap_or_else(|| panic!("no run id: {out:?}"));
-    line.trim_start_matches("Run ").split(':').next().unwrap().to_string()
-}
-
 #[test]
 fn apply_then_plan_is_clean_and_rollback_restores_everything() {
     let moto = Moto::start();

@@ -106,3 +106,27 @@ pub fn status_of<'a>(plan: &'a Value, id: &str) -> &'a str {
         .and_then(|c| c["status"].as_str())
         .unwrap_or("missing")
 }
+
+/// A compliant account with two faults: the 5.4 filter lacks DetachGroupPolicy (matches less
+/// than the baseline) and the 5.1 alarm evaluates every 60 s instead of 300 s.
+pub fn near_miss_scenario(moto: &Moto) -> Value {
+    let mut sc = compliant_scenario(moto, |id, p| {
+        if id == "5.4" {
+            p.replace("||($.eventName=DetachGroupPolicy)", "")
+        } else {
+            p.to_string()
+        }
+    });
+    for a in sc["alarms"].as_array_mut().unwrap() {
+        if a["name"] == "user-alarm-5.1" {
+            a["period"] = json!(60);
+        }
+    }
+    sc
+}
+
+/// The run id from apply's or rollback's human output (`Run <id>: journal in ...`).
+pub fn run_id_of(out: &Out) -> String {
+    let line = out.stdout.lines().find(|l| l.starts_with("Run ")).unwrap_or_else(|| panic!("no run id: {out:?}"));
+    line.trim_start_matches("Run ").split(':').next().unwrap().to_string()
+}

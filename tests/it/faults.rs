@@ -8,18 +8,7 @@ use serde_json::json;
 const SUB: &str = "email:sec@example.com";
 
 fn scenario(moto: &Moto) -> serde_json::Value {
-    let mut sc = compliant_scenario(moto, |id, p| {
-        if id == "5.4" {
-            p.replace("||($.eventName=DetachGroupPolicy)", "")
-        } else {
-            p.to_string()
-        }
-    });
-    for a in sc["alarms"].as_array_mut().unwrap() {
-        if a["name"] == "user-alarm-5.1" {
-            a["period"] = json!(60);
-        }
-    }
+    let mut sc = near_miss_scenario(moto);
     sc["alarms"].as_array_mut().unwrap().retain(|a| a["name"] != "user-alarm-5.9");
     sc
 }

@@ -25,16 +25,7 @@ fn hunting_queries_and_retention_apply_and_roll_back() {
 
     let out = run(&moto, &["apply", "--yes", "--baseline", "hunting"]);
     assert_eq!(out.code, 0, "{out:?}");
-    let id = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("Run "))
-        .unwrap()
-        .trim_start_matches("Run ")
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let id = run_id_of(&out);
     let defs = aws_json(&moto, &["logs", "describe-query-definitions"]);
     assert_eq!(defs["queryDefinitions"].as_array().unwrap().len(), 3, "{defs:#}");
     let groups = aws_json(&moto, &["logs", "describe-log-groups", "--log-group-name-prefix", GROUP]);
@@ -50,16 +41,7 @@ fn hunting_queries_and_retention_apply_and_roll_back() {
     .unwrap();
     let upd = run(&moto, &["apply", "--yes", "--baseline", "mine.toml"]);
     assert_eq!(upd.code, 0, "{upd:?}");
-    let upd_id = upd
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("Run "))
-        .unwrap()
-        .trim_start_matches("Run ")
-        .split(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let upd_id = run_id_of(&upd);
     assert_eq!(
         aws_json(&moto, &["logs", "describe-query-definitions"])["queryDefinitions"].as_array().unwrap().len(),
         3

@@ -69,20 +69,7 @@ fn compliant_account_has_no_changes_even_when_spelled_differently() {
 #[test]
 fn near_miss_pattern_is_updated_and_period_60_alarm_is_fixed() {
     let moto = Moto::start();
-    let mut sc = compliant_scenario(&moto, |id, p| {
-        if id == "5.4" {
-            // Drops DetachGroupPolicy: matches less than the baseline.
-            p.replace("||($.eventName=DetachGroupPolicy)", "")
-        } else {
-            p.to_string()
-        }
-    });
-    // The 5.1 alarm evaluates every 60 s instead of 300 s.
-    for a in sc["alarms"].as_array_mut().unwrap() {
-        if a["name"] == "user-alarm-5.1" {
-            a["period"] = json!(60);
-        }
-    }
+    let sc = near_miss_scenario(&moto);
     moto.seed(&sc);
     let p = run(&moto, &["plan", "-o", "json"]);
     assert_eq!(p.code, 2, "{p:?}");
