@@ -47,8 +47,10 @@ pub async fn sdk_config(opts: &ConnectOptions) -> SdkConfig {
         .operation_attempt_timeout(Duration::from_secs(20))
         .operation_timeout(op)
         .build();
+    let http = http_client();
     let loader = || {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http.clone())
             .retry_config(retry.clone())
             .timeout_config(timeouts.clone());
         if let Some(p) = &opts.profile {
@@ -71,6 +73,17 @@ pub async fn sdk_config(opts: &ConnectOptions) -> SdkConfig {
             loader().credentials_provider(provider).load().await
         }
     }
+}
+
+/// The HTTP client every SDK client uses. Built here rather than through the SDK's
+/// `default-https-client` feature so the binary has one TLS stack (rustls + ring) and no
+/// aws-lc-sys build (see Cargo.toml). Anything that builds an `SdkConfig` must pass it.
+pub fn http_client() -> aws_sdk_sts::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// The region the standard chain resolved, if any.

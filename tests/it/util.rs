@@ -393,6 +393,7 @@ pub async fn sdk_config_with(moto: &Moto, region: &str, max_attempts: u32) -> aw
     let creds = aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "cwfix-it");
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(moto.url())
+        .http_client(cwfix::aws::live::http_client())
         .region(aws_config::Region::new(region.to_string()))
         .credentials_provider(creds)
         .retry_config(
