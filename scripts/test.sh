@@ -15,7 +15,7 @@ else
     echo "test.sh: rustfmt not installed; skipping the format check" >&2
 fi
 if cargo clippy --version >/dev/null 2>&1; then
-    cargo clippy --locked --all-targets -- -D warnings
+    cargo clippy --locked --all-targets --features crash-injection -- -D warnings
 else
     echo "test.sh: clippy not installed; skipping lints" >&2
 fi
@@ -23,7 +23,7 @@ fi
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --locked --lib --bins --tests 2>&1 | tee "$log"
+cargo test --locked --features crash-injection --lib --bins --tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole suite.

@@ -29,6 +29,8 @@ pub enum Error {
     UnknownRun { id: String, dir: String },
     #[error("journal `{path}` is corrupt at line {line}: {message}")]
     Corrupt { path: String, line: usize, message: String },
+    #[error("refusing state directory `{path}`: {why}")]
+    Unsafe { path: String, why: String },
 }
 
 type Result<T> = std::result::Result<T, Error>;
@@ -84,6 +86,15 @@ pub enum Record {
         error: String,
         at: String,
     },
+    /// A write not made: right before it, the resource was no longer what the plan showed
+    /// (or could not be read). `found` is what was there.
+    Stopped {
+        address: String,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        found: Option<Value>,
+        at: String,
+    },
     End {
         status: String,
         applied: usize,
@@ -127,18 +138,56 @@ impl Drop for Lock {
     }
 }
 
+/// Makes `path` (and missing parents) a directory only its owner can use. An existing directory
+/// is never changed: it is checked, and refused if it is a symlink, another user's, or writable
+/// by group or others (a journal there could be altered, or a lock faked).
 #[cfg(unix)]
-fn private_dir(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if !path.exists() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)?;
+fn private_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let refuse = |why: String| Error::Unsafe { path: path.display().to_string(), why };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(io(path));
+        }
+        Err(e) => return Err(io(path)(e)),
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(refuse("it is a symbolic link; give the real directory".into()));
+        }
+        Ok(m) if !m.is_dir() => return Err(refuse("it is not a directory".into())),
+        Ok(m) => {
+            let me = effective_uid();
+            if m.uid() != me {
+                return Err(refuse(format!("it belongs to uid {}, not to you (uid {me})", m.uid())));
+            }
+            if m.mode() & 0o022 != 0 {
+                return Err(refuse(format!(
+                    "it is writable by group or others (mode {:o}); use a private directory (chmod 700)",
+                    m.mode() & 0o7777
+                )));
+            }
+        }
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+    Ok(())
+}
+
+/// The effective uid, from the owner of a file this process just created (std has no getuid).
+#[cfg(unix)]
+fn effective_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    static UID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UID.get_or_init(|| {
+        std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or_else(|_| {
+            let probe = std::env::temp_dir().join(format!(".cwfix-uid-{}", std::process::id()));
+            let uid = std::fs::File::create(&probe).and_then(|f| f.metadata()).map(|m| m.uid()).unwrap_or(0);
+            let _ = std::fs::remove_file(&probe);
+            uid
+        })
+    })
 }
 
 #[cfg(not(unix))]
-fn private_dir(path: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(path)
+fn private_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(io(path))
 }
 
 fn private_file(path: &Path, append: bool) -> std::io::Result<File> {
@@ -172,7 +221,7 @@ impl StateDir {
 
     /// Takes the exclusive lock of this state directory.
     pub fn lock(&self, run_id: &str) -> Result<Lock> {
-        private_dir(&self.root).map_err(io(&self.root))?;
+        private_dir(&self.root)?;
         let path = self.root.join("lock");
         let mut file =
             OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io(&path))?;
@@ -192,8 +241,8 @@ impl StateDir {
     /// Creates the run directory with its plan and the journal's header, fsynced.
     pub fn create_run(&self, header: &Header, plan: &Value) -> Result<RunWriter> {
         let dir = self.runs_dir().join(&header.run_id);
-        private_dir(&self.runs_dir()).map_err(io(&self.runs_dir()))?;
-        private_dir(&dir).map_err(io(&dir))?;
+        private_dir(&self.runs_dir())?;
+        private_dir(&dir)?;
         let plan_path = dir.join("plan.json");
         let mut pf = private_file(&plan_path, false).map_err(io(&plan_path))?;
         serde_json::to_writer_pretty(&mut pf, plan)
@@ -222,22 +271,40 @@ impl StateDir {
         read_journal(&path)
     }
 
-    /// Every run, oldest first.
-    pub fn list(&self) -> Result<Vec<RunLog>> {
+    /// Every readable run, oldest first, and the runs that could not be read (with why): one
+    /// damaged journal must not hide the others.
+    pub fn list(&self) -> Result<Listing> {
         let dir = self.runs_dir();
         if !dir.exists() {
-            return Ok(vec![]);
+            return Ok(Listing::default());
         }
-        let ids: Vec<String> = std::fs::read_dir(&dir)
+        let mut ids: Vec<String> = std::fs::read_dir(&dir)
             .map_err(io(&dir))?
             .filter_map(|e| e.ok())
-            .filter(|e| e.path().join("journal.jsonl").exists())
+            .filter(|e| e.path().is_dir())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
-        let mut runs = ids.iter().map(|id| self.load(id)).collect::<Result<Vec<_>>>()?;
-        runs.sort_by(|a, b| (&a.header.started_at, &a.header.run_id).cmp(&(&b.header.started_at, &b.header.run_id)));
-        Ok(runs)
+        ids.sort();
+        let mut listing = Listing::default();
+        for id in ids {
+            match self.load(&id) {
+                Ok(r) => listing.runs.push(r),
+                Err(e) => listing.unreadable.push((id, e.to_string())),
+            }
+        }
+        listing
+            .runs
+            .sort_by(|a, b| (&a.header.started_at, &a.header.run_id).cmp(&(&b.header.started_at, &b.header.run_id)));
+        Ok(listing)
     }
+}
+
+/// What `StateDir::list` found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub runs: Vec<RunLog>,
+    /// (run id, why it could not be read).
+    pub unreadable: Vec<(String, String)>,
 }
 
 /// Appends records, each flushed and fsynced before returning.
@@ -280,8 +347,21 @@ pub struct RunLog {
 pub enum RunStatus {
     Completed,
     Failed,
+    /// Stopped before a write because the resource had changed since the plan.
+    Stopped,
     /// No `end` record: the process died or was killed; rollback can finish it.
     Incomplete,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Incomplete => "incomplete",
+        }
+    }
 }
 
 impl RunLog {
@@ -291,6 +371,7 @@ impl RunLog {
             _ => None,
         }) {
             Some(s) if s == "completed" => RunStatus::Completed,
+            Some(s) if s == "stopped" => RunStatus::Stopped,
             Some(_) => RunStatus::Failed,
             None => RunStatus::Incomplete,
         }

@@ -15,6 +15,7 @@ pub mod events;
 pub mod iam;
 pub mod journal;
 pub mod model;
+pub mod observe;
 pub mod pattern;
 pub mod plan;
 pub mod render;
@@ -23,3 +24,5 @@ pub mod satisfy;
 pub mod scanner;
 #[cfg(test)]
 mod shipped_tests;
+#[cfg(test)]
+mod testkit;

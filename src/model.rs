@@ -85,6 +85,106 @@ pub struct MetricFilter {
     pub apply_on_transformed_logs: Option<bool>,
 }
 
+/// An enum that AWS spells as a string. Known values are variants; anything else AWS may add
+/// later is kept verbatim in `Other`, so reading an alarm and writing it back never loses data.
+macro_rules! aws_string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum $name {
+            $($variant,)+
+            Other(String),
+        }
+
+        impl $name {
+            /// Every value this cwfix knows, in AWS's spelling.
+            pub const KNOWN: &'static [&'static str] = &[$($text),+];
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Other(s) => s,
+                }
+            }
+
+            pub fn is_known(&self) -> bool {
+                !matches!(self, $name::Other(_))
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                match s.as_str() {
+                    $($text => $name::$variant,)+
+                    _ => $name::Other(s),
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name::from(s.to_string())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.as_str().to_string()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
+aws_string_enum!(
+    /// `Statistic` of a metric alarm (extended statistics such as `p99` are a separate field).
+    Statistic { SampleCount = "SampleCount", Average = "Average", Sum = "Sum", Minimum = "Minimum", Maximum = "Maximum" }
+);
+
+aws_string_enum!(
+    /// `ComparisonOperator` of a metric alarm.
+    ComparisonOperator {
+        GreaterThanOrEqualToThreshold = "GreaterThanOrEqualToThreshold",
+        GreaterThanThreshold = "GreaterThanThreshold",
+        LessThanThreshold = "LessThanThreshold",
+        LessThanOrEqualToThreshold = "LessThanOrEqualToThreshold",
+        LessThanLowerOrGreaterThanUpperThreshold = "LessThanLowerOrGreaterThanUpperThreshold",
+        LessThanLowerThreshold = "LessThanLowerThreshold",
+        GreaterThanUpperThreshold = "GreaterThanUpperThreshold",
+    }
+);
+
+aws_string_enum!(
+    /// `TreatMissingData` of a metric alarm.
+    TreatMissingData { Breaching = "breaching", NotBreaching = "notBreaching", Ignore = "ignore", Missing = "missing" }
+);
+
+impl ComparisonOperator {
+    /// The operators that compare one statistic with one threshold (the others need an anomaly
+    /// detection band, which a CIS alarm never has).
+    pub fn is_static_threshold(&self) -> bool {
+        matches!(
+            self,
+            ComparisonOperator::GreaterThanOrEqualToThreshold
+                | ComparisonOperator::GreaterThanThreshold
+                | ComparisonOperator::LessThanThreshold
+                | ComparisonOperator::LessThanOrEqualToThreshold
+        )
+    }
+}
+
 /// A metric alarm: everything `PutMetricAlarm` takes for a single-metric alarm, so it can be
 /// restored exactly. `metrics_json` holds a metric-math definition verbatim; cwfix never edits
 /// such alarms, it only reads them.
@@ -107,7 +207,7 @@ pub struct Alarm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statistic: Option<String>,
+    pub statistic: Option<Statistic>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extended_statistic: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -123,9 +223,9 @@ pub struct Alarm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comparison_operator: Option<String>,
+    pub comparison_operator: Option<ComparisonOperator>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub treat_missing_data: Option<String>,
+    pub treat_missing_data: Option<TreatMissingData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluate_low_sample_count_percentile: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -336,6 +436,16 @@ mod tests {
         let g = LogGroupRef::from_arn("arn:aws:logs:eu-west-1:123456789012:log-group:a/b:c:*").unwrap();
         assert_eq!((g.region.as_str(), g.account.as_str(), g.name.as_str()), ("eu-west-1", "123456789012", "a/b:c"));
         assert!(LogGroupRef::from_arn("arn:aws:s3:::bucket").is_none());
+    }
+
+    #[test]
+    fn aws_string_enums_round_trip_unknown_values() {
+        let v: Vec<ComparisonOperator> = serde_json::from_str(r#"["GreaterThanThreshold","SomethingNew"]"#).unwrap();
+        assert_eq!(v[0], ComparisonOperator::GreaterThanThreshold);
+        assert_eq!(v[1], ComparisonOperator::Other("SomethingNew".into()));
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"["GreaterThanThreshold","SomethingNew"]"#);
+        assert_eq!(TreatMissingData::from("notBreaching"), TreatMissingData::NotBreaching);
+        assert!(TreatMissingData::Breaching == "breaching");
     }
 
     #[test]

@@ -79,6 +79,9 @@ pub fn expand(b: &mut Baseline, scanners: &[Scanner]) -> Result<(), String> {
                 scanner_ids: c.scanner_ids.clone(),
                 note: Some(why.clone()),
                 must_pass: passing(p),
+                rationale: c.rationale.clone(),
+                severity: c.severity,
+                remediation: c.remediation.clone(),
             });
         }
     }

@@ -317,6 +317,26 @@ impl Serialize for Verdict {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Verdict {
+    /// The shape `Serialize` writes, so a saved plan reads back to the same value.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) if s == "pass" => Ok(Verdict::Pass),
+            serde_json::Value::Object(m) if m.len() == 1 => {
+                let (k, v) = m.into_iter().next().expect("one entry");
+                let reason = v.as_str().ok_or_else(|| D::Error::custom("a verdict's reason is a string"))?.to_string();
+                match k.as_str() {
+                    "fail" => Ok(Verdict::Fail { reason }),
+                    "not_checked" => Ok(Verdict::NotChecked { reason }),
+                    _ => Err(D::Error::custom(format!("unknown verdict `{k}`"))),
+                }
+            }
+            other => Err(D::Error::custom(format!("not a scanner verdict: {other}"))),
+        }
+    }
+}
+
 // ---- data: literals -------------------------------------------------------------------------
 
 /// CIS v5.0.0–v7.0.0 texts (Steampipe `cis_v500`/`cis_v600` docs, quotes intact; v6.0's 5.15

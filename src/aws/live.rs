@@ -160,6 +160,62 @@ impl Live {
     }
 }
 
+fn filter_from_sdk(f: &aws_sdk_cloudwatchlogs::types::MetricFilter, log_group: &str) -> MetricFilter {
+    MetricFilter {
+        log_group_name: f.log_group_name().unwrap_or(log_group).to_string(),
+        filter_name: f.filter_name().unwrap_or_default().to_string(),
+        filter_pattern: f.filter_pattern().unwrap_or_default().to_string(),
+        metric_transformations: f
+            .metric_transformations()
+            .iter()
+            .map(|t| MetricTransformation {
+                metric_name: t.metric_name().to_string(),
+                metric_namespace: t.metric_namespace().to_string(),
+                metric_value: t.metric_value().to_string(),
+                default_value: t.default_value(),
+                unit: unit_str(t.unit()),
+                dimensions: t
+                    .dimensions()
+                    .map(|d| d.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        apply_on_transformed_logs: f.apply_on_transformed_logs().then_some(true),
+    }
+}
+
+fn alarm_from_sdk(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Alarm {
+    let metrics = a.metrics();
+    Alarm {
+        alarm_name: a.alarm_name().unwrap_or_default().to_string(),
+        alarm_arn: a.alarm_arn().map(str::to_string),
+        alarm_description: a.alarm_description().map(str::to_string),
+        actions_enabled: a.actions_enabled().unwrap_or(true),
+        alarm_actions: a.alarm_actions().to_vec(),
+        ok_actions: a.ok_actions().to_vec(),
+        insufficient_data_actions: a.insufficient_data_actions().to_vec(),
+        metric_name: a.metric_name().map(str::to_string),
+        namespace: a.namespace().map(str::to_string),
+        statistic: a.statistic().map(|s| s.as_str().into()),
+        extended_statistic: a.extended_statistic().map(str::to_string),
+        dimensions: a
+            .dimensions()
+            .iter()
+            .map(|d| (d.name().unwrap_or_default().to_string(), d.value().unwrap_or_default().to_string()))
+            .collect(),
+        period: a.period(),
+        unit: a.unit().map(|u| u.as_str().to_string()),
+        evaluation_periods: a.evaluation_periods(),
+        datapoints_to_alarm: a.datapoints_to_alarm(),
+        threshold: a.threshold(),
+        comparison_operator: a.comparison_operator().map(|c| c.as_str().into()),
+        treat_missing_data: a.treat_missing_data().map(Into::into),
+        evaluate_low_sample_count_percentile: a.evaluate_low_sample_count_percentile().map(str::to_string),
+        threshold_metric_id: a.threshold_metric_id().map(str::to_string),
+        metrics_json: (!metrics.is_empty()).then(|| format!("{} metric-math queries", metrics.len())),
+    }
+}
+
 /// Turns an SDK error into a classified [`Error`] with a one-line message (no Debug dumps).
 fn classify<E, R>(action: &str, err: SdkError<E, R>) -> Error
 where
@@ -365,29 +421,7 @@ impl CloudApi for Live {
                     return Err(e);
                 }
             };
-            for f in page.metric_filters() {
-                out.push(MetricFilter {
-                    log_group_name: f.log_group_name().unwrap_or(log_group).to_string(),
-                    filter_name: f.filter_name().unwrap_or_default().to_string(),
-                    filter_pattern: f.filter_pattern().unwrap_or_default().to_string(),
-                    metric_transformations: f
-                        .metric_transformations()
-                        .iter()
-                        .map(|t| MetricTransformation {
-                            metric_name: t.metric_name().to_string(),
-                            metric_namespace: t.metric_namespace().to_string(),
-                            metric_value: t.metric_value().to_string(),
-                            default_value: t.default_value(),
-                            unit: unit_str(t.unit()),
-                            dimensions: t
-                                .dimensions()
-                                .map(|d| d.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                                .unwrap_or_default(),
-                        })
-                        .collect(),
-                    apply_on_transformed_logs: f.apply_on_transformed_logs().then_some(true),
-                });
-            }
+            out.extend(page.metric_filters().iter().map(|f| filter_from_sdk(f, log_group)));
         }
         out.sort_by(|a, b| a.filter_name.cmp(&b.filter_name));
         Ok(out)
@@ -409,40 +443,50 @@ impl CloudApi for Live {
         while let Some(page) = pages.next().await {
             self.count(A);
             let page = page.map_err(|e| classify(A, e))?;
-            for a in page.metric_alarms() {
-                let metrics = a.metrics();
-                out.push(Alarm {
-                    alarm_name: a.alarm_name().unwrap_or_default().to_string(),
-                    alarm_arn: a.alarm_arn().map(str::to_string),
-                    alarm_description: a.alarm_description().map(str::to_string),
-                    actions_enabled: a.actions_enabled().unwrap_or(true),
-                    alarm_actions: a.alarm_actions().to_vec(),
-                    ok_actions: a.ok_actions().to_vec(),
-                    insufficient_data_actions: a.insufficient_data_actions().to_vec(),
-                    metric_name: a.metric_name().map(str::to_string),
-                    namespace: a.namespace().map(str::to_string),
-                    statistic: a.statistic().map(|s| s.as_str().to_string()),
-                    extended_statistic: a.extended_statistic().map(str::to_string),
-                    dimensions: a
-                        .dimensions()
-                        .iter()
-                        .map(|d| (d.name().unwrap_or_default().to_string(), d.value().unwrap_or_default().to_string()))
-                        .collect(),
-                    period: a.period(),
-                    unit: a.unit().map(|u| u.as_str().to_string()),
-                    evaluation_periods: a.evaluation_periods(),
-                    datapoints_to_alarm: a.datapoints_to_alarm(),
-                    threshold: a.threshold(),
-                    comparison_operator: a.comparison_operator().map(|c| c.as_str().to_string()),
-                    treat_missing_data: a.treat_missing_data().map(str::to_string),
-                    evaluate_low_sample_count_percentile: a.evaluate_low_sample_count_percentile().map(str::to_string),
-                    threshold_metric_id: a.threshold_metric_id().map(str::to_string),
-                    metrics_json: (!metrics.is_empty()).then(|| format!("{} metric-math queries", metrics.len())),
-                });
-            }
+            out.extend(page.metric_alarms().iter().map(alarm_from_sdk));
         }
         out.sort_by(|a, b| a.alarm_name.cmp(&b.alarm_name));
         Ok(out)
+    }
+
+    async fn metric_filter(&self, region: &str, log_group: &str, name: &str) -> Result<Option<MetricFilter>> {
+        const A: &str = "logs:DescribeMetricFilters";
+        let mut pages = self
+            .clients(region)
+            .logs
+            .describe_metric_filters()
+            .log_group_name(log_group)
+            .filter_name_prefix(name)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            self.count(A);
+            let page = match page.map_err(|e| classify(A, e)) {
+                Ok(p) => p,
+                Err(Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            if let Some(f) = page.metric_filters().iter().find(|f| f.filter_name() == Some(name)) {
+                return Ok(Some(filter_from_sdk(f, log_group)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn metric_alarm(&self, region: &str, name: &str) -> Result<Option<Alarm>> {
+        const A: &str = "cloudwatch:DescribeAlarms";
+        use aws_sdk_cloudwatch::types::AlarmType;
+        self.count(A);
+        let out = self
+            .clients(region)
+            .cw
+            .describe_alarms()
+            .alarm_names(name)
+            .alarm_types(AlarmType::MetricAlarm)
+            .send()
+            .await
+            .map_err(|e| classify(A, e))?;
+        Ok(out.metric_alarms().iter().find(|a| a.alarm_name() == Some(name)).map(alarm_from_sdk))
     }
 
     async fn list_topics(&self, region: &str) -> Result<Vec<String>> {
@@ -757,15 +801,15 @@ impl CloudApi for Live {
             .set_insufficient_data_actions(Some(a.insufficient_data_actions.clone()))
             .set_metric_name(a.metric_name.clone())
             .set_namespace(a.namespace.clone())
-            .set_statistic(a.statistic.as_deref().map(Statistic::from))
+            .set_statistic(a.statistic.as_ref().map(|s| Statistic::from(s.as_str())))
             .set_extended_statistic(a.extended_statistic.clone())
             .set_period(a.period)
             .set_unit(a.unit.as_deref().map(StandardUnit::from))
             .set_evaluation_periods(a.evaluation_periods)
             .set_datapoints_to_alarm(a.datapoints_to_alarm)
             .set_threshold(a.threshold)
-            .set_comparison_operator(a.comparison_operator.as_deref().map(ComparisonOperator::from))
-            .set_treat_missing_data(a.treat_missing_data.clone())
+            .set_comparison_operator(a.comparison_operator.as_ref().map(|c| ComparisonOperator::from(c.as_str())))
+            .set_treat_missing_data(a.treat_missing_data.as_ref().map(|t| t.to_string()))
             .set_evaluate_low_sample_count_percentile(a.evaluate_low_sample_count_percentile.clone())
             .set_threshold_metric_id(a.threshold_metric_id.clone());
         for (k, v) in &a.dimensions {

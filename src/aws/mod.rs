@@ -3,6 +3,8 @@
 //! with the aws-sdk-* crates (the sole home of `aws_sdk_*` and `aws_config`), `fake` in memory
 //! for unit tests of discovery and apply.
 
+#[cfg(test)]
+pub mod fake;
 pub mod live;
 
 use crate::model::{Alarm, KmsKey, MetricFilter, QueryDefinition, Subscription};
@@ -94,6 +96,10 @@ pub trait CloudApi {
     async fn log_group(&self, region: &str, name: &str) -> Result<Option<Option<i32>>>;
     async fn metric_filters(&self, region: &str, log_group: &str) -> Result<Vec<MetricFilter>>;
     async fn metric_alarms(&self, region: &str) -> Result<Vec<Alarm>>;
+    /// One filter by name (a precondition read right before a write); `None` when absent.
+    async fn metric_filter(&self, region: &str, log_group: &str, name: &str) -> Result<Option<MetricFilter>>;
+    /// One metric alarm by name; `None` when absent.
+    async fn metric_alarm(&self, region: &str, name: &str) -> Result<Option<Alarm>>;
     async fn list_topics(&self, region: &str) -> Result<Vec<String>>;
     /// Topic attributes (`KmsMasterKeyId`, `Policy`, ...); `Ok(None)` when the topic is gone.
     async fn topic_attributes(&self, region: &str, topic_arn: &str) -> Result<Option<BTreeMap<String, String>>>;

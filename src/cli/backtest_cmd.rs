@@ -132,7 +132,7 @@ fn human(r: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         "baseline {}: alarm when {} {} {} over {} s for {} period(s)",
         r.baseline,
         a.statistic,
-        op_symbol(&a.comparison_operator),
+        op_symbol(a.comparison_operator.as_str()),
         a.threshold,
         a.period,
         a.evaluation_periods

@@ -2,11 +2,15 @@
 //! Nothing else in the crate imports this module. Results go to stdout; logs, progress,
 //! warnings, prompts and errors to stderr.
 
+mod apply_cmd;
 mod backtest_cmd;
+pub mod error;
 pub mod exit;
 pub mod pattern_cmd;
 mod plan_cmd;
-mod run_cmds;
+mod rollback_cmd;
+mod run_view;
+mod runs_cmd;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use exit::Exit;
@@ -125,11 +129,11 @@ pub enum Command {
     ///
     /// Asks for `yes` first unless --yes; refuses without a terminal. Exit 0 when every change
     /// was made, 1 otherwise (the journal is kept and the rollback command printed).
-    Apply(run_cmds::ApplyArgs),
+    Apply(apply_cmd::ApplyArgs),
     /// Undo one run from its journal, restoring what was there before.
-    Rollback(run_cmds::RollbackArgs),
+    Rollback(rollback_cmd::RollbackArgs),
     /// List the runs in the state directory, or show one.
-    Runs(run_cmds::RunsArgs),
+    Runs(runs_cmd::RunsArgs),
     /// Print the least-privilege IAM policy (JSON) that a cwfix command needs.
     IamPolicy {
         /// The command the policy is for.
@@ -203,7 +207,10 @@ fn init_logging(cli: &Cli) {
 }
 
 pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     init_logging(&cli);
     let t = term(&cli);
     let stdout = std::io::stdout();
@@ -222,7 +229,7 @@ pub fn main() -> std::process::ExitCode {
             {
                 return std::process::ExitCode::SUCCESS;
             }
-            report_error(&err);
+            error::report(&err);
             std::process::ExitCode::from(Exit::Failure.code())
         }
     }
@@ -234,9 +241,9 @@ fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Backtest(args) => backtest_cmd::run(args, cli.output, out),
         Command::Baselines { cmd } => baselines(cmd.as_ref(), cli.output, out),
         Command::Plan(args) => runtime()?.block_on(plan_cmd::run(args, cli.output, t, out)),
-        Command::Apply(args) => runtime()?.block_on(run_cmds::apply(args, cli.output, t, out)),
-        Command::Rollback(args) => runtime()?.block_on(run_cmds::rollback(args, cli.output, t, out)),
-        Command::Runs(args) => run_cmds::runs(args, cli.output, out),
+        Command::Apply(args) => runtime()?.block_on(apply_cmd::run(args, cli.output, t, out)),
+        Command::Rollback(args) => runtime()?.block_on(rollback_cmd::run(args, cli.output, t, out)),
+        Command::Runs(args) => runs_cmd::run(args, cli.output, out),
         Command::IamPolicy { mode } => {
             serde_json::to_writer_pretty(&mut *out, &crate::iam::policy(*mode))?;
             writeln!(out)?;
@@ -333,54 +340,18 @@ fn baselines(cmd: Option<&BaselinesCmd>, format: OutputFormat, out: &mut dyn Wri
     Ok(Exit::Success)
 }
 
-/// Renders an error once, at the edge: `error:` line, its causes, and a hint when one helps.
-fn report_error(err: &anyhow::Error) {
-    let mut stderr = std::io::stderr().lock();
-    let mut chain = err.chain();
-    if let Some(top) = chain.next() {
-        let _ = writeln!(stderr, "error: {top}");
-    }
-    for cause in chain {
-        let _ = writeln!(stderr, "  caused by: {cause}");
-    }
-    if let Some(h) = hint(err) {
-        let _ = writeln!(stderr, "hint: {h}");
+/// Help and version go to stdout with exit 0; any other command-line mistake is an error,
+/// exit 1 (clap's own 2 would read as "changes planned" to a CI job).
+fn usage_error(e: clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => std::process::ExitCode::SUCCESS,
+        _ => std::process::ExitCode::from(Exit::Failure.code()),
     }
 }
 
-fn hint(err: &anyhow::Error) -> Option<String> {
-    use crate::aws::Error as E;
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<E>() {
-            return Some(match e {
-                E::Transport { .. } => match std::env::var("AWS_ENDPOINT_URL") {
-                    Ok(url) => format!("AWS_ENDPOINT_URL is `{url}`: is that endpoint up? (unset it to talk to real AWS)"),
-                    Err(_) => "check the network and the region; a proxy or firewall may block AWS endpoints".into(),
-                },
-                E::Credentials { .. } => "configure credentials: `aws configure`, `aws sso login --profile NAME` with --profile NAME, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into(),
-                E::AccessDenied { action, .. } => format!("grant `{action}` to the caller; `cwfix iam-policy --for plan|apply` prints the least-privilege policy"),
-                E::Throttled { .. } => "AWS kept throttling; try again later or raise --max-attempts".into(),
-                _ => return None,
-            });
-        }
-        if cause.downcast_ref::<crate::baseline::Error>().is_some() {
-            return Some(
-                "`cwfix baselines` lists the shipped baselines; docs/baseline-format.md describes the file format"
-                    .into(),
-            );
-        }
-    }
-    None
-}
-
-/// Parses `PROTOCOL:ENDPOINT`.
+/// Parses and checks `--subscribe` values (`PROTOCOL:ENDPOINT`, or a bare https:// URL).
 pub(crate) fn parse_subscriptions(v: &[String]) -> anyhow::Result<Vec<crate::baseline::WantedSubscription>> {
-    v.iter()
-        .map(|s| {
-            let (p, e) = s.split_once(':').ok_or_else(|| {
-                anyhow::anyhow!("--subscribe `{s}`: expected PROTOCOL:ENDPOINT, e.g. email:sec@example.com")
-            })?;
-            Ok(crate::baseline::WantedSubscription { protocol: p.to_string(), endpoint: e.to_string() })
-        })
-        .collect()
+    v.iter().map(|s| crate::baseline::target::parse(s).map_err(|e| anyhow::anyhow!("--subscribe {e}"))).collect()
 }

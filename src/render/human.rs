@@ -4,6 +4,7 @@
 
 use super::Style;
 use crate::plan::{Action, Change, Plan, Resource, Status};
+use crate::scanner::Verdict;
 use serde_json::Value;
 use std::io::{self, Write};
 
@@ -52,9 +53,9 @@ pub fn plan(p: &Plan, out: &mut dyn Write, st: &Style) -> io::Result<()> {
                 .scanners
                 .iter()
                 .map(|(name, v)| match v {
-                    serde_json::Value::String(s) if s == "pass" => format!("{name} {}", st.green("pass")),
-                    serde_json::Value::Object(o) if o.contains_key("fail") => format!("{name} {}", st.red("FAIL")),
-                    _ => format!("{name} -"),
+                    Verdict::Pass => format!("{name} {}", st.green("pass")),
+                    Verdict::Fail { .. } => format!("{name} {}", st.red("FAIL")),
+                    Verdict::NotChecked { .. } => format!("{name} -"),
                 })
                 .collect();
             writeln!(out, "          {:<w$}  {} {}", "", st.dim("scanners:"), list.join(", "))?;
@@ -75,26 +76,30 @@ pub fn plan(p: &Plan, out: &mut dyn Write, st: &Style) -> io::Result<()> {
         return Ok(());
     }
     writeln!(out)?;
-    let has_create = p.changes.iter().any(|c| c.action == Action::Create);
-    let has_update = p.changes.iter().any(|c| c.action == Action::Update);
+    changes(&p.changes, "Plan", out, st)
+}
+
+/// The changes section: the legend, each change, and the `<noun>: N to add, N to change, N to
+/// destroy.` line counted from these changes (shared by plans and rollbacks).
+pub fn changes(changes: &[Change], noun: &str, out: &mut dyn Write, st: &Style) -> io::Result<()> {
+    let has = |a: Action| changes.iter().any(|c| c.action == a);
     writeln!(
         out,
-        "cwfix will perform the following actions (symbols:{}{}):",
-        if has_create { " + create" } else { "" },
-        if has_update { " ~ update in place" } else { "" }
+        "cwfix will perform the following actions (symbols:{}{}{}):",
+        if has(Action::Create) { " + create" } else { "" },
+        if has(Action::Update) { " ~ update in place" } else { "" },
+        if has(Action::Delete) { " - destroy" } else { "" }
     )?;
-    for ch in &p.changes {
+    for ch in changes {
         writeln!(out)?;
         change(ch, out, st)?;
     }
+    let s = crate::plan::Summary::of(changes);
     writeln!(out)?;
     writeln!(
         out,
         "{}",
-        st.bold(&format!(
-            "Plan: {} to add, {} to change, {} to destroy.",
-            p.summary.add, p.summary.change, p.summary.destroy
-        ))
+        st.bold(&format!("{noun}: {} to add, {} to change, {} to destroy.", s.add, s.change, s.destroy))
     )?;
     Ok(())
 }
@@ -103,13 +108,23 @@ fn change(ch: &Change, out: &mut dyn Write, st: &Style) -> io::Result<()> {
     let verb = match ch.action {
         Action::Create => "will be created",
         Action::Update => "will be updated in place",
+        Action::Delete => "will be destroyed",
     };
     writeln!(out, "  {}", st.bold(&format!("# {} {verb}", ch.address)))?;
-    writeln!(out, "  {}", st.dim(&format!("# ({}; controls {}) {}", ch.region, ch.controls.join(", "), ch.reason)))?;
+    let by = if ch.controls.is_empty() {
+        ch.control.clone().unwrap_or_default()
+    } else {
+        format!("controls {}", ch.controls.join(", "))
+    };
+    writeln!(out, "  {}", st.dim(&format!("# ({}; {by}) {}", ch.region, ch.reason)))?;
     match ch.action {
-        Action::Create => {
-            writeln!(out, "  {} {} {{", st.green("+"), ch.kind.as_str())?;
-            let after = serde_json::to_value(&ch.after).unwrap_or_default();
+        Action::Create | Action::Delete => {
+            let (sign, shown) = match ch.action {
+                Action::Create => (st.green("+"), &ch.after),
+                _ => (st.red("-"), &ch.before),
+            };
+            writeln!(out, "  {sign} {} {{", ch.kind.as_str())?;
+            let after = serde_json::to_value(shown).unwrap_or_default();
             if let Some(obj) = after.as_object() {
                 let w = obj.keys().map(|k| k.len()).max().unwrap_or(0);
                 for (k, v) in obj {
@@ -123,11 +138,11 @@ fn change(ch: &Change, out: &mut dyn Write, st: &Style) -> io::Result<()> {
                             } else {
                                 value_text(av)
                             };
-                            writeln!(out, "      {} {:<w$} = {}", st.green("+"), format!("{k}.{ak}"), shown)?;
+                            writeln!(out, "      {sign} {:<w$} = {}", format!("{k}.{ak}"), shown)?;
                         }
                         continue;
                     }
-                    writeln!(out, "      {} {:<w$} = {}", st.green("+"), k, value_text(v))?;
+                    writeln!(out, "      {sign} {:<w$} = {}", k, value_text(v))?;
                 }
             }
             writeln!(out, "    }}")?;
@@ -254,7 +269,7 @@ mod tests {
             ],
             changes: vec![
                 Change {
-                    address: "metric_filter.ct/f".into(),
+                    address: crate::plan::Addr::metric_filter("ct", "f"),
                     kind: Kind::MetricFilter,
                     action: Action::Update,
                     region: "us-east-1".into(),
@@ -267,10 +282,10 @@ mod tests {
                         after: json!(filter.filter_pattern),
                     }],
                     before: Some(Resource::MetricFilter(weaker)),
-                    after: Resource::MetricFilter(filter),
+                    after: Some(Resource::MetricFilter(filter)),
                 },
                 Change {
-                    address: "metric_alarm.a".into(),
+                    address: crate::plan::Addr::metric_alarm("a"),
                     kind: Kind::MetricAlarm,
                     action: Action::Update,
                     region: "us-east-1".into(),
@@ -279,12 +294,13 @@ mod tests {
                     reason: "period".into(),
                     fields: vec![FieldChange { field: "period".into(), before: json!(60), after: json!(300) }],
                     before: Some(Resource::MetricAlarm(before)),
-                    after: Resource::MetricAlarm(after),
+                    after: Some(Resource::MetricAlarm(after)),
                 },
             ],
             summary: Summary { add: 0, change: 2, destroy: 0 },
             monitored_in: None,
             warnings: vec![],
+            relied_on: Default::default(),
         }
     }
 

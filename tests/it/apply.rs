@@ -107,7 +107,10 @@ fn stale_saved_plan_is_refused() {
 }
 
 /// Kills apply after each possible number of AWS calls (before and after the call), then
-/// rolls back: the account must be exactly as before, nothing leaked, nothing lost.
+/// rolls back: the account must be exactly as before, nothing leaked, nothing lost. When the
+/// process died after a create call but before journaling AWS's answer, the journal cannot
+/// prove the resource is the run's: rollback leaves it, says so (exit 1), and `--force`
+/// finishes the job.
 #[test]
 fn crash_at_every_step_then_rollback_restores_the_original_state() {
     let moto = Moto::start();
@@ -120,9 +123,11 @@ fn crash_at_every_step_then_rollback_restores_the_original_state() {
     // One user alarm that apply updates, so updates are crash-tested too.
     sc["metric_filters"] = json!([{"log_group": GROUP, "name": "root", "pattern": "{ $.userIdentity.type = \"Root\" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != \"AwsServiceEvent\" }", "metric_name": "Root", "namespace": "Custom"}]);
     sc["alarms"] = json!([{"name": "root-alarm", "metric_name": "Root", "namespace": "Custom", "period": 60}]);
-    let total = 5; // topic, subscription, filter 5.1, alarm 5.1, alarm update for 5.3
+    // topic, subscription, filter 5.1, alarm 5.1, alarm update for 5.3
+    let creates = ["sns_topic.", "sns_subscription.", "metric_filter.", "metric_alarm.cwfix", "-"];
     for stage in ["after-intent", "after-call"] {
-        for n in 1..=total {
+        for (i, create) in creates.iter().enumerate() {
+            let n = i + 1;
             moto.reset();
             moto.seed(&sc);
             let before = moto.dump();
@@ -137,7 +142,16 @@ fn crash_at_every_step_then_rollback_restores_the_original_state() {
             assert_eq!(runs[0]["status"], "incomplete", "{stage}:{n}: {runs:#}");
             let id = runs[0]["run_id"].as_str().unwrap().to_string();
             let rb = run(&moto, &["rollback", &id, "--yes", "--state-dir", &state]);
-            assert_eq!(rb.code, 0, "{stage}:{n}: {rb:?}");
+            // The pending subscription of a topic the run created goes with the topic.
+            let unproven = stage == "after-call" && *create != "-" && *create != "sns_subscription.";
+            if unproven {
+                assert_eq!(rb.code, 1, "{stage}:{n}: {rb:?}");
+                assert!(rb.stdout.contains("cannot prove"), "{stage}:{n}: {rb:?}");
+                let forced = run(&moto, &["rollback", &id, "--yes", "--force", "--state-dir", &state]);
+                assert_eq!(forced.code, 0, "{stage}:{n}: {forced:?}");
+            } else {
+                assert_eq!(rb.code, 0, "{stage}:{n}: {rb:?}");
+            }
             assert_eq!(moto.dump(), before, "{stage}:{n}: state differs after rollback");
         }
     }

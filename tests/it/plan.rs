@@ -11,7 +11,7 @@ fn empty_log_group_plans_every_control() {
     let out = run(&moto, &["plan", "-o", "json", "--subscribe", "email:sec@example.com"]);
     assert_eq!(out.code, 2, "{out:?}");
     let p = out.json();
-    assert_eq!(p["format_version"], "1.0");
+    assert_eq!(p["format_version"], "1.1");
     assert_eq!(p["account"], "123456789012");
     assert_eq!(p["baseline"]["name"], "cis-v7.0");
     assert_eq!(p["controls"].as_array().unwrap().len(), 15);

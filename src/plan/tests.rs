@@ -1,0 +1,261 @@
+//! Table-driven planner tests: baseline + snapshot -> expected verdicts and changes.
+
+use super::*;
+use crate::baseline::{self, TopicRef};
+use crate::model::{Gap, LogGroupRef, RegionalAlarm, Subscription, Topic};
+
+const ACCOUNT: &str = "123456789012";
+const GROUP_ARN: &str = "arn:aws:logs:us-east-1:123456789012:log-group:ct:*";
+
+fn base() -> Baseline {
+    let mut b = baseline::load(baseline::DEFAULT_BASELINE).unwrap();
+    b.notification.subscriptions =
+        vec![baseline::WantedSubscription { protocol: "email".into(), endpoint: "a@example.com".into() }];
+    b
+}
+
+fn trail() -> Trail {
+    Trail {
+        name: "main".into(),
+        arn: "arn:aws:cloudtrail:us-east-1:123456789012:trail/main".into(),
+        home_region: "us-east-1".into(),
+        is_multi_region: true,
+        is_organization_trail: false,
+        is_logging: Some(true),
+        management_events_all: Some(true),
+        log_group_arn: Some(GROUP_ARN.into()),
+    }
+}
+
+fn snap(filters: Vec<MetricFilter>, alarms: Vec<Alarm>, topics: Vec<Topic>) -> Snapshot {
+    Snapshot {
+        account: ACCOUNT.into(),
+        partition: "aws".into(),
+        caller_arn: "arn:aws:iam::123456789012:user/x".into(),
+        regions: vec!["us-east-1".into()],
+        trails: vec![trail()],
+        log_groups: vec![LogGroup {
+            group: LogGroupRef::from_arn(GROUP_ARN).unwrap(),
+            exists: true,
+            retention_in_days: None,
+            metric_filters: filters,
+        }],
+        alarms: alarms.into_iter().map(|alarm| RegionalAlarm { region: "us-east-1".into(), alarm }).collect(),
+        topic_arns: topics.iter().map(|t| t.topic_arn.clone()).collect(),
+        topics,
+        queries: vec![],
+        kms_keys: vec![],
+        gaps: vec![],
+    }
+}
+
+fn topic(name: &str, confirmed: bool) -> Topic {
+    Topic {
+        topic_arn: format!("arn:aws:sns:us-east-1:{ACCOUNT}:{name}"),
+        name: name.into(),
+        region: "us-east-1".into(),
+        kms_master_key_id: None,
+        subscriptions: vec![Subscription {
+            protocol: "email".into(),
+            endpoint: "x@example.com".into(),
+            subscription_arn: confirmed.then(|| format!("arn:aws:sns:us-east-1:{ACCOUNT}:{name}:1")),
+            pending_confirmation: !confirmed,
+        }],
+        readable: true,
+    }
+}
+
+/// Filters and alarms that make every control of `b` hold, notifying `topic_name`.
+fn full_chain(b: &Baseline, topic_name: &str) -> (Vec<MetricFilter>, Vec<Alarm>) {
+    let mut fs = vec![];
+    let mut al = vec![];
+    for c in &b.controls {
+        fs.push(MetricFilter {
+            log_group_name: "ct".into(),
+            filter_name: format!("f-{}", c.id),
+            filter_pattern: c.pattern.source().into(),
+            metric_transformations: vec![MetricTransformation {
+                metric_name: format!("M{}", c.id),
+                metric_namespace: "NS".into(),
+                metric_value: "1".into(),
+                default_value: None,
+                unit: None,
+                dimensions: BTreeMap::new(),
+            }],
+            apply_on_transformed_logs: None,
+        });
+        al.push(Alarm {
+            alarm_name: format!("a-{}", c.id),
+            alarm_arn: None,
+            alarm_description: None,
+            actions_enabled: true,
+            alarm_actions: vec![format!("arn:aws:sns:us-east-1:{ACCOUNT}:{topic_name}")],
+            ok_actions: vec![],
+            insufficient_data_actions: vec![],
+            metric_name: Some(format!("M{}", c.id)),
+            namespace: Some("NS".into()),
+            statistic: Some("Sum".into()),
+            extended_statistic: None,
+            dimensions: BTreeMap::new(),
+            period: Some(300),
+            unit: None,
+            evaluation_periods: Some(1),
+            datapoints_to_alarm: None,
+            threshold: Some(1.0),
+            comparison_operator: Some("GreaterThanOrEqualToThreshold".into()),
+            treat_missing_data: None,
+            evaluate_low_sample_count_percentile: None,
+            threshold_metric_id: None,
+            metrics_json: None,
+        });
+    }
+    (fs, al)
+}
+
+#[test]
+fn no_trails_blocks_everything() {
+    let mut s = snap(vec![], vec![], vec![]);
+    s.trails.clear();
+    s.log_groups.clear();
+    let p = plan(&base(), &s);
+    assert!(p.controls.iter().all(|c| c.status == Status::Blocked));
+    assert!(p.changes.is_empty());
+    assert!(!p.all_compliant());
+}
+
+#[test]
+fn empty_group_plans_the_whole_chain_in_apply_order() {
+    let p = plan(&base(), &snap(vec![], vec![], vec![]));
+    assert_eq!(p.summary, Summary { add: 32, change: 0, destroy: 0 });
+    let kinds: Vec<Kind> = p.changes.iter().map(|c| c.kind).collect();
+    let mut sorted = kinds.clone();
+    sorted.sort();
+    assert_eq!(kinds, sorted, "topics, subscriptions, filters, alarms");
+    assert_eq!(p.changes[0].controls.len(), 15, "one topic serves every control");
+    // Filters follow the baseline's control order (5.1, 5.2, ... 5.10), not string order.
+    let filters: Vec<&str> =
+        p.changes.iter().filter(|c| c.kind == Kind::MetricFilter).map(|c| c.control.as_deref().unwrap()).collect();
+    assert_eq!(&filters[..3], &["5.1", "5.2", "5.3"]);
+}
+
+#[test]
+fn full_chain_is_compliant_and_plan_is_deterministic() {
+    let b = base();
+    let (f, a) = full_chain(&b, "sec");
+    let s = snap(f, a, vec![topic("sec", true)]);
+    let p = plan(&b, &s);
+    assert!(p.all_compliant(), "{:#?}", p.controls);
+    assert_eq!(p, plan(&b, &s));
+    let round: Plan = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+    assert_eq!(round, p);
+}
+
+#[test]
+fn aws_managed_key_topic_reaches_nobody() {
+    let b = base();
+    let (f, a) = full_chain(&b, "sec");
+    let mut t = topic("sec", true);
+    t.kms_master_key_id = Some("alias/aws/sns".into());
+    let p = plan(&b, &snap(f, a, vec![t]));
+    assert!(p.controls.iter().all(|c| c.status == Status::Changes));
+    assert!(p.controls[0].reason.contains("alias/aws/sns"), "{}", p.controls[0].reason);
+    // Fixed by pointing every alarm at the baseline's topic too.
+    assert!(p.changes.iter().any(|c| c.kind == Kind::SnsTopic));
+}
+
+#[test]
+fn pending_only_subscription_blocks_without_changes() {
+    let mut b = base();
+    b.notification.topic = TopicRef::Name("sec".into());
+    b.notification.subscriptions =
+        vec![baseline::WantedSubscription { protocol: "email".into(), endpoint: "x@example.com".into() }];
+    let (f, a) = full_chain(&b, "sec");
+    let p = plan(&b, &snap(f, a, vec![topic("sec", false)]));
+    assert!(p.changes.is_empty(), "{:#?}", p.changes);
+    assert!(p.controls.iter().all(|c| c.status == Status::Blocked && c.reason.contains("pending confirmation")));
+}
+
+#[test]
+fn unreadable_filters_make_controls_unknown_never_create() {
+    let mut s = snap(vec![], vec![], vec![]);
+    s.gaps.push(Gap {
+        region: "us-east-1".into(),
+        action: "logs:DescribeMetricFilters".into(),
+        resource: "ct".into(),
+        error: "denied".into(),
+    });
+    let p = plan(&base(), &s);
+    assert!(p.controls.iter().all(|c| c.status == Status::Unknown));
+    assert!(p.changes.is_empty());
+}
+
+#[test]
+fn foreign_account_log_group_is_unknown_with_the_owner_named() {
+    let mut s = snap(vec![], vec![], vec![]);
+    s.trails[0].log_group_arn = Some("arn:aws:logs:us-east-1:999988887777:log-group:org:*".into());
+    s.log_groups.clear();
+    let p = plan(&base(), &s);
+    assert_eq!(p.controls[0].status, Status::Unknown);
+    assert!(p.controls[0].reason.contains("account 999988887777"), "{}", p.controls[0].reason);
+    assert_eq!(p.monitored_in.as_deref(), Some("999988887777"));
+}
+
+#[test]
+fn metric_math_alarm_with_the_baseline_name_is_not_rewritten() {
+    let b = base();
+    let mut a = full_chain(&b, "sec").1.remove(0);
+    a.alarm_name = b.controls[0].alarm_name.clone();
+    a.metric_name = None;
+    a.metrics_json = Some("1 metric-math queries".into());
+    let p = plan(&b, &snap(vec![], vec![a], vec![]));
+    assert_eq!(p.controls[0].status, Status::Blocked);
+}
+
+#[test]
+fn the_order_of_controls_does_not_change_the_plan() {
+    let b = base();
+    // A filter with the name of 5.4's filter but the metric of 5.5's: both controls could
+    // claim it; the name wins whatever the order.
+    let c4 = b.controls.iter().find(|c| c.id == "5.4").unwrap().clone();
+    let c5 = b.controls.iter().find(|c| c.id == "5.5").unwrap().clone();
+    let shared = MetricFilter {
+        log_group_name: "ct".into(),
+        filter_name: c4.filter_name.clone(),
+        filter_pattern: "{ $.eventName = Nothing }".into(),
+        metric_transformations: vec![MetricTransformation {
+            metric_name: c5.metric_name.clone(),
+            metric_namespace: c5.namespace.clone(),
+            metric_value: "1".into(),
+            default_value: None,
+            unit: None,
+            dimensions: BTreeMap::new(),
+        }],
+        apply_on_transformed_logs: None,
+    };
+    let s = snap(vec![shared], vec![], vec![]);
+    let forward = plan(&b, &s);
+    let mut reversed_b = b.clone();
+    reversed_b.controls.reverse();
+    let reversed = plan(&reversed_b, &s);
+    let by_addr = |p: &Plan| -> BTreeMap<String, Option<Resource>> {
+        p.changes.iter().map(|c| (c.address.to_string(), c.after.clone())).collect()
+    };
+    assert_eq!(by_addr(&forward), by_addr(&reversed));
+    let by_id = |p: &Plan| -> BTreeMap<String, (Status, String)> {
+        p.controls.iter().map(|c| (c.id.clone(), (c.status, c.reason.clone()))).collect()
+    };
+    assert_eq!(by_id(&forward), by_id(&reversed));
+    let repaired = forward.changes.iter().find(|c| c.action == Action::Update).expect("one repair");
+    assert_eq!(repaired.controls, vec!["5.4".to_string()]);
+}
+
+#[test]
+fn changes_are_built_with_matching_kinds_and_addresses() {
+    let p = plan(&base(), &snap(vec![], vec![], vec![]));
+    for c in &p.changes {
+        let after = c.after.as_ref().expect("plans never delete");
+        assert_eq!(c.kind, after.kind(), "{}", c.address);
+        assert_eq!(c.address, Addr::of_resource(after), "{}", c.address);
+    }
+    assert_eq!(p.summary, Summary::of(&p.changes));
+}
