@@ -308,9 +308,10 @@ pub async fn execute(
     Ok(report)
 }
 
+/// A journal failure inside a step counts that step's write if it was made (`made` = 1).
 fn into_interrupted(e: Error, applied: usize) -> Error {
     match e {
-        Error::Journal { source, .. } => Error::Journal { applied, source },
+        Error::Journal { source, applied: made } => Error::Journal { applied: applied + made, source },
         other => other,
     }
 }
@@ -360,7 +361,9 @@ async fn run_step(
     crash_point("after-call", seq)?;
     match outcome {
         Ok(result) => {
-            journal.append(&Record::Done { seq, result: result.clone(), at: journal::now() }).map_err(jerr)?;
+            // The write was made: a journal failure now must count it.
+            let made = |source| Error::Journal { applied: 1, source };
+            journal.append(&Record::Done { seq, result: result.clone(), at: journal::now() }).map_err(made)?;
             observe(Event::Done { seq, step, result: result.as_ref() });
             Ok(StepOutcome::Done)
         }

@@ -278,3 +278,69 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, aw
         gaps,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::fake::Fake;
+    use crate::testkit::*;
+
+    #[test]
+    fn discovers_the_chain_and_reads_only_what_matters() {
+        block_on(async {
+            let fake = Fake::new(account());
+            fake.edit(|s| {
+                // An Auto Scaling alarm and an unrelated topic: listed, never read in detail.
+                let mut other = s.alarms.values().next().unwrap().clone();
+                other.alarm_name = "TargetTracking-web-AlarmHigh".into();
+                other.metric_name = Some("CPUUtilization".into());
+                other.namespace = Some("AWS/EC2".into());
+                s.alarms.insert((REGION.into(), other.alarm_name.clone()), other);
+                s.topics.insert("arn:aws:sns:us-east-1:123456789012:unrelated".into(), Default::default());
+            });
+            let b = small_baseline();
+            let snap = discover(&fake, &scope(&b)).await.unwrap();
+            assert_eq!(snap.account, "123456789012");
+            assert_eq!(snap.trails.len(), 1);
+            assert_eq!(snap.log_groups[0].metric_filters.len(), 1);
+            assert_eq!(snap.alarms.len(), 2);
+            assert!(snap.topics.is_empty(), "{:?}", snap.topics);
+            assert!(snap.gaps.is_empty());
+            assert!(!fake.calls().iter().any(|c| c == "sns:GetTopicAttributes"), "{:?}", fake.calls());
+        });
+    }
+
+    #[test]
+    fn a_denied_read_is_a_gap_and_its_controls_are_unknown() {
+        block_on(async {
+            let fake = Fake::new(account());
+            let b = small_baseline();
+            // Deny the metric filter read (the 5th call: identity, trails, status, selectors, filters...).
+            let order_probe = Fake::new(account());
+            discover(&order_probe, &scope(&b)).await.unwrap();
+            let n = order_probe.calls().iter().position(|c| c == "logs:DescribeMetricFilters").unwrap() + 1;
+            fake.fail_at(
+                n,
+                aws::Error::AccessDenied { action: "logs:DescribeMetricFilters".into(), message: "denied".into() },
+            );
+            let snap = discover(&fake, &scope(&b)).await.unwrap();
+            assert_eq!(snap.gaps.len(), 1);
+            assert_eq!(snap.gaps[0].action, "logs:DescribeMetricFilters");
+            let p = crate::plan::plan(&b, &snap);
+            assert!(p.changes.is_empty());
+            assert!(p.controls.iter().all(|c| c.status == crate::plan::Status::Unknown), "{:#?}", p.controls);
+        });
+    }
+
+    #[test]
+    fn no_endpoint_is_fatal() {
+        block_on(async {
+            let fake = Fake::new(account());
+            fake.fail_at(
+                1,
+                aws::Error::Transport { action: "sts:GetCallerIdentity".into(), message: "refused".into() },
+            );
+            assert!(matches!(discover(&fake, &scope(&small_baseline())).await, Err(aws::Error::Transport { .. })));
+        });
+    }
+}

@@ -250,7 +250,13 @@ impl StateDir {
         pf.sync_all().map_err(io(&plan_path))?;
         let path = dir.join("journal.jsonl");
         let file = private_file(&path, true).map_err(io(&path))?;
-        let mut w = RunWriter { file, path, seq: 0 };
+        let mut w = RunWriter {
+            file,
+            path,
+            seq: 0,
+            #[cfg(test)]
+            room: None,
+        };
         w.append(&Record::Header(header.clone()))?;
         // Make the new directory entries themselves durable.
         if let Ok(d) = File::open(&dir) {
@@ -312,10 +318,21 @@ pub struct RunWriter {
     file: File,
     path: PathBuf,
     seq: usize,
+    /// Tests: appends left before the disk is "full".
+    #[cfg(test)]
+    pub(crate) room: Option<usize>,
 }
 
 impl RunWriter {
     pub fn append(&mut self, r: &Record) -> Result<()> {
+        #[cfg(test)]
+        if let Some(room) = self.room.as_mut() {
+            if *room == 0 {
+                let full = std::io::Error::from_raw_os_error(28); // ENOSPC
+                return Err(Error::Io { path: self.path.display().to_string(), source: full });
+            }
+            *room -= 1;
+        }
         let mut line =
             serde_json::to_vec(r).map_err(|e| Error::Io { path: self.path.display().to_string(), source: e.into() })?;
         line.push(b'\n');

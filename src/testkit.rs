@@ -84,6 +84,10 @@ pub async fn plan_on(fake: &Fake, b: &Baseline) -> Plan {
     plan::plan(b, &snap)
 }
 
+pub fn header_for_tests(run_id: &str) -> Header {
+    header(run_id, RunKind::Apply, None)
+}
+
 fn header(run_id: &str, kind: RunKind, rolls_back: Option<String>) -> Header {
     Header {
         run_id: run_id.into(),

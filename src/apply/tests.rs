@@ -214,3 +214,21 @@ fn every_plan_change_has_an_operation() {
         assert!(p.controls.iter().all(|c| c.status == Status::Changes), "{:#?}", p.controls);
     });
 }
+
+#[test]
+fn a_full_disk_mid_run_says_how_many_changes_were_made() {
+    block_on(async {
+        let fake = Fake::new(account());
+        let p = plan_on(&fake, &small_baseline()).await;
+        let (_d, sd) = state_dir();
+        let steps = steps(&p.changes).unwrap();
+        let mut w = sd.create_run(&crate::testkit::header_for_tests("r1"), &serde_json::json!({})).unwrap();
+        // Room for two full steps (intent + done each) and the next intent: the third write
+        // is made, then its `done` cannot be written.
+        w.room = Some(5);
+        let err = execute(&fake, &steps, &mut w, &mut |_| {}).await.unwrap_err();
+        assert!(matches!(err, Error::Journal { applied: 3, .. }), "{err:?}");
+        assert_eq!(err.to_string(), "the journal could not be written after 3 change(s) were made");
+        assert_eq!(fake.writes().len(), 3);
+    });
+}

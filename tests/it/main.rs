@@ -11,4 +11,5 @@ mod hunting;
 mod kms;
 mod permissions;
 mod plan;
+mod safety;
 mod testbed;

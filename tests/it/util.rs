@@ -334,7 +334,7 @@ fn aws_env_removed() -> Vec<String> {
     v
 }
 
-fn apply_aws_env(cmd: &mut Command, moto: &Moto) {
+pub fn apply_aws_env(cmd: &mut Command, moto: &Moto) {
     for k in aws_env_removed() {
         cmd.env_remove(k);
     }
