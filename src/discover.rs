@@ -31,237 +31,53 @@ fn gap(region: &str, e: &aws::Error, resource: &str) -> Gap {
     }
 }
 
+/// Failed reads, collected as gaps; a fatal error (no endpoint, no credentials) aborts.
+#[derive(Default)]
+struct Gaps(Vec<Gap>);
+
+impl Gaps {
+    /// `Ok(Some(v))`, or `Ok(None)` with a gap recorded, or the fatal error.
+    fn keep<T>(&mut self, region: &str, resource: &str, r: aws::Result<T>) -> Result<Option<T>, aws::Error> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_fatal() => Err(e),
+            Err(e) => {
+                self.0.push(gap(region, &e, resource));
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// Reads the chain in `scope` and returns it as a snapshot.
 /// Only errors after which nothing else can work (endpoint down, no credentials, the caller's
 /// identity unknown) are returned; every other failed read becomes a [`Gap`].
 pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, aws::Error> {
     let id = api.caller_identity().await?;
-    let mut gaps = Vec::new();
-
-    // 1. Trails, from every scanned region (a multi-region trail shows up in each; dedupe by ARN).
-    let listed = join_all(scope.regions.iter().map(|r| async move { (r.clone(), api.describe_trails(r).await) })).await;
-    let mut infos: BTreeMap<String, aws::TrailInfo> = BTreeMap::new();
-    for (region, res) in listed {
-        match res {
-            Ok(ts) => {
-                for t in ts {
-                    infos.entry(t.arn.clone()).or_insert(t);
-                }
-            }
-            Err(e) if e.is_fatal() => return Err(e),
-            Err(e) => gaps.push(gap(&region, &e, "trails")),
-        }
-    }
-    // Status and selectors are read in the trail's home region: shadow copies answer
-    // TrailNotFound for selectors in other regions.
-    let details = join_all(infos.values().map(|t| async move {
-        let (status, selectors) = futures_util::join!(
-            api.trail_is_logging(&t.home_region, &t.arn),
-            api.trail_management_events(&t.home_region, &t.arn)
-        );
-        (t, status, selectors)
-    }))
-    .await;
-    let mut trails = Vec::new();
-    for (t, status, selectors) in details {
-        let is_logging = match status {
-            Ok(s) => Some(s),
-            Err(e) if e.is_fatal() => return Err(e),
-            Err(e) => {
-                gaps.push(gap(&t.home_region, &e, &t.arn));
-                None
-            }
-        };
-        let management_events_all = match selectors {
-            Ok(m) => Some(m == ManagementEvents::All),
-            Err(e) if e.is_fatal() => return Err(e),
-            Err(e) => {
-                gaps.push(gap(&t.home_region, &e, &t.arn));
-                None
-            }
-        };
-        trails.push(Trail {
-            name: t.name.clone(),
-            arn: t.arn.clone(),
-            home_region: t.home_region.clone(),
-            is_multi_region: t.is_multi_region,
-            is_organization_trail: t.is_organization_trail,
-            is_logging,
-            management_events_all,
-            log_group_arn: t.log_group_arn.clone(),
-        });
-    }
-
-    // 2. The log groups the trails deliver to, in their own region (from the ARN), with filters.
+    let mut gaps = Gaps::default();
+    let trails = trails(api, scope, &mut gaps).await?;
     let groups: BTreeSet<LogGroupRef> =
         trails.iter().filter_map(|t| t.log_group_arn.as_deref().and_then(LogGroupRef::from_arn)).collect();
     let own_groups: Vec<&LogGroupRef> = groups.iter().filter(|g| g.account == id.account).collect();
     // Alarms and topics live in the log groups' regions (metrics are regional); they are read
     // at the same time as the log groups, not after them.
     let chain_regions: BTreeSet<String> = own_groups.iter().map(|g| g.region.clone()).collect();
-    let groups_read = join_all(own_groups.iter().map(|g| async move {
-        let (exists, filters) =
-            futures_util::join!(api.log_group(&g.region, &g.name), api.metric_filters(&g.region, &g.name));
-        (*g, exists, filters)
-    }));
-    let regions_read = join_all(chain_regions.iter().map(|r| async move {
-        let (alarms, topics) = futures_util::join!(api.metric_alarms(r), api.list_topics(r));
-        (r.clone(), alarms, topics)
-    }));
-    let (read, per_region) = futures_util::join!(groups_read, regions_read);
-    let mut log_groups = Vec::new();
-    for (g, exists, filters) in read {
-        let (exists, retention_in_days) = match exists {
-            Ok(Some(r)) => (true, r),
-            Ok(None) => (false, None),
-            Err(e) if e.is_fatal() => return Err(e),
-            Err(e) => {
-                gaps.push(gap(&g.region, &e, &g.name));
-                // Unknown existence: the filters call below decides what we can say.
-                (true, None)
-            }
-        };
-        let metric_filters = match filters {
-            Ok(f) => f,
-            Err(e) if e.is_fatal() => return Err(e),
-            Err(e) => {
-                gaps.push(gap(&g.region, &e, &g.name));
-                vec![]
-            }
-        };
-        log_groups.push(LogGroup { group: g.clone(), exists, retention_in_days, metric_filters });
-    }
-
-    // 3. Alarms and topics, read above.
-    let mut alarms = Vec::new();
-    let mut topic_arns = Vec::new();
-    for (region, a, t) in per_region {
-        match a {
-            Ok(list) => alarms.extend(list.into_iter().map(|alarm| RegionalAlarm { region: region.clone(), alarm })),
-            Err(e) if e.is_fatal() => return Err(e),
-            Err(e) => gaps.push(gap(&region, &e, "alarms")),
+    let (log_groups, regional) = futures_util::join!(log_groups(api, &own_groups), regional(api, &chain_regions));
+    let log_groups = log_groups.into_iter().map(|r| r.collect(&mut gaps)).collect::<Result<Vec<_>, _>>()?;
+    let (mut alarms, mut topic_arns) = (Vec::new(), Vec::new());
+    for (region, a, t) in regional {
+        if let Some(list) = gaps.keep(&region, "alarms", a)? {
+            alarms.extend(list.into_iter().map(|alarm| RegionalAlarm { region: region.clone(), alarm }));
         }
-        match t {
-            Ok(list) => topic_arns.extend(list),
-            Err(e) if e.is_fatal() => return Err(e),
-            Err(e) => gaps.push(gap(&region, &e, "topics")),
-        }
+        topic_arns.extend(gaps.keep(&region, "topics", t)?.unwrap_or_default());
     }
-
-    // 4. Topics that matter: those in actions of alarms on the filters' metrics, and the
-    //    baseline's own topic (by ARN, or by name in each chain region).
-    let metrics: BTreeSet<(String, String, String)> = log_groups
-        .iter()
-        .flat_map(|g| {
-            g.metric_filters.iter().flat_map(move |f| {
-                f.metric_transformations
-                    .iter()
-                    .map(move |t| (g.group.region.clone(), t.metric_name.clone(), t.metric_namespace.clone()))
-            })
-        })
-        .collect();
-    let mut wanted: BTreeSet<String> = BTreeSet::new();
-    for ra in &alarms {
-        let a = &ra.alarm;
-        let on_chain = metrics.iter().any(|(r, m, n)| r == &ra.region && a.watches(m, n));
-        if on_chain {
-            wanted.extend(a.alarm_actions.iter().filter(|x| x.starts_with("arn:") && x.contains(":sns:")).cloned());
-        }
-    }
-    match &scope.topic {
-        TopicRef::Arn(arn) => {
-            wanted.insert(arn.clone());
-        }
-        TopicRef::Name(name) => {
-            for arn in &topic_arns {
-                if crate::model::topic_arn_parts(arn).is_some_and(|(_, _, _, n)| n == name) {
-                    wanted.insert(arn.clone());
-                }
-            }
-        }
-    }
-    let topic_reads = join_all(wanted.iter().map(|arn| async move {
-        let region = crate::model::topic_arn_parts(arn).map(|p| p.1.to_string()).unwrap_or_default();
-        let (attrs, subs) = futures_util::join!(api.topic_attributes(&region, arn), api.subscriptions(&region, arn));
-        (arn.clone(), region, attrs, subs)
-    }))
-    .await;
-    let mut topics = Vec::new();
-    for (arn, region, attrs, subs) in topic_reads {
-        let name = crate::model::topic_arn_parts(&arn).map(|p| p.3.to_string()).unwrap_or_default();
-        let mut readable = true;
-        let attrs = match attrs {
-            Ok(Some(a)) => a,
-            // The topic named in an alarm action no longer exists: a broken link, not a topic.
-            Ok(None) => continue,
-            Err(e) if e.is_fatal() => return Err(e),
-            Err(e) => {
-                gaps.push(gap(&region, &e, &arn));
-                readable = false;
-                BTreeMap::new()
-            }
-        };
-        let subscriptions = match subs {
-            Ok(s) => s,
-            Err(e) if e.is_fatal() => return Err(e),
-            Err(e) => {
-                gaps.push(gap(&region, &e, &arn));
-                readable = false;
-                vec![]
-            }
-        };
-        topics.push(Topic {
-            topic_arn: arn,
-            name,
-            region,
-            kms_master_key_id: attrs.get("KmsMasterKeyId").filter(|k| !k.is_empty()).cloned(),
-            subscriptions,
-            readable,
-        });
-    }
-    // 5. KMS keys: of the topics found, and the baseline's key in each chain region.
-    let mut key_refs: BTreeSet<(String, String)> = topics
-        .iter()
-        .filter_map(|t| t.kms_master_key_id.as_ref().map(|k| (t.region.clone(), k.clone())))
-        .filter(|(_, k)| !k.ends_with("alias/aws/sns"))
-        .collect();
-    if let Some(k) = &scope.kms_key {
-        for r in &chain_regions {
-            key_refs.insert((r.clone(), k.clone()));
-        }
-    }
-    let key_reads = join_all(key_refs.iter().map(|(r, k)| async move { (r, k, api.kms_key(r, k).await) })).await;
-    let mut kms_keys = Vec::new();
-    for (r, k, res) in key_reads {
-        match res {
-            Ok(key) => kms_keys.push(key),
-            Err(e) if e.is_fatal() => return Err(e),
-            Err(e) => {
-                gaps.push(gap(r, &e, k));
-                kms_keys.push(crate::model::KmsKey {
-                    reference: k.clone(),
-                    region: r.clone(),
-                    key_arn: None,
-                    aws_managed: false,
-                    policy: None,
-                });
-            }
-        }
-    }
-    // 6. Saved Insights queries, when the baseline manages some.
-    let mut queries = Vec::new();
-    if scope.queries {
-        let reads = join_all(chain_regions.iter().map(|r| async move { (r, api.query_definitions(r).await) })).await;
-        for (r, res) in reads {
-            match res {
-                Ok(list) => queries.extend(list.into_iter().map(|q| (r.clone(), q))),
-                Err(e) if e.is_fatal() => return Err(e),
-                Err(e) => gaps.push(gap(r, &e, "query definitions")),
-            }
-        }
-    }
+    let wanted = topics_that_matter(scope, &log_groups, &alarms, &topic_arns);
+    let topics = topics(api, &wanted, &mut gaps).await?;
+    let kms_keys = kms_keys(api, scope, &topics, &chain_regions, &mut gaps).await?;
+    let queries = if scope.queries { queries(api, &chain_regions, &mut gaps).await? } else { vec![] };
     alarms.sort_by(|a, b| (&a.region, &a.alarm.alarm_name).cmp(&(&b.region, &b.alarm.alarm_name)));
     topic_arns.sort();
+    let mut gaps = gaps.0;
     gaps.sort_by(|a, b| (&a.region, &a.action, &a.resource).cmp(&(&b.region, &b.action, &b.resource)));
     Ok(Snapshot {
         account: id.account,
@@ -277,6 +93,196 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, aw
         kms_keys,
         gaps,
     })
+}
+
+/// Trails from every scanned region (a multi-region trail shows up in each; deduplicated by
+/// ARN), with status and selectors read in the trail's home region (shadow copies answer
+/// TrailNotFound for selectors in other regions).
+async fn trails(api: &impl CloudApi, scope: &Scope, gaps: &mut Gaps) -> Result<Vec<Trail>, aws::Error> {
+    let listed = join_all(scope.regions.iter().map(|r| async move { (r.clone(), api.describe_trails(r).await) })).await;
+    let mut infos: BTreeMap<String, aws::TrailInfo> = BTreeMap::new();
+    for (region, res) in listed {
+        for t in gaps.keep(&region, "trails", res)?.unwrap_or_default() {
+            infos.entry(t.arn.clone()).or_insert(t);
+        }
+    }
+    let details = join_all(infos.values().map(|t| async move {
+        let (status, selectors) = futures_util::join!(
+            api.trail_is_logging(&t.home_region, &t.arn),
+            api.trail_management_events(&t.home_region, &t.arn)
+        );
+        (t, status, selectors)
+    }))
+    .await;
+    let mut trails = Vec::new();
+    for (t, status, selectors) in details {
+        let is_logging = gaps.keep(&t.home_region, &t.arn, status)?;
+        let management_events_all = gaps.keep(&t.home_region, &t.arn, selectors)?.map(|m| m == ManagementEvents::All);
+        trails.push(Trail {
+            name: t.name.clone(),
+            arn: t.arn.clone(),
+            home_region: t.home_region.clone(),
+            is_multi_region: t.is_multi_region,
+            is_organization_trail: t.is_organization_trail,
+            is_logging,
+            management_events_all,
+            log_group_arn: t.log_group_arn.clone(),
+        });
+    }
+    Ok(trails)
+}
+
+/// One log group's reads, before their errors are sorted into gaps.
+struct GroupRead {
+    group: LogGroupRef,
+    exists: aws::Result<Option<Option<i32>>>,
+    filters: aws::Result<Vec<crate::model::MetricFilter>>,
+}
+
+impl GroupRead {
+    fn collect(self, gaps: &mut Gaps) -> Result<LogGroup, aws::Error> {
+        let g = self.group;
+        let (exists, retention_in_days) = match gaps.keep(&g.region, &g.name, self.exists)? {
+            Some(Some(r)) => (true, r),
+            Some(None) => (false, None),
+            // Unknown existence: the filters call decides what we can say.
+            None => (true, None),
+        };
+        let metric_filters = gaps.keep(&g.region, &g.name, self.filters)?.unwrap_or_default();
+        Ok(LogGroup { group: g, exists, retention_in_days, metric_filters })
+    }
+}
+
+/// The log groups the trails deliver to, in their own region (from the ARN), with filters.
+async fn log_groups(api: &impl CloudApi, groups: &[&LogGroupRef]) -> Vec<GroupRead> {
+    join_all(groups.iter().map(|g| async move {
+        let (exists, filters) =
+            futures_util::join!(api.log_group(&g.region, &g.name), api.metric_filters(&g.region, &g.name));
+        GroupRead { group: (*g).clone(), exists, filters }
+    }))
+    .await
+}
+
+type RegionRead = (String, aws::Result<Vec<crate::model::Alarm>>, aws::Result<Vec<String>>);
+
+/// Alarms and topic ARNs of each chain region.
+async fn regional(api: &impl CloudApi, regions: &BTreeSet<String>) -> Vec<RegionRead> {
+    join_all(regions.iter().map(|r| async move {
+        let (alarms, topics) = futures_util::join!(api.metric_alarms(r), api.list_topics(r));
+        (r.clone(), alarms, topics)
+    }))
+    .await
+}
+
+/// Topics that matter: those in actions of alarms on the filters' metrics, and the baseline's
+/// own topic (by ARN, or by name in each chain region).
+fn topics_that_matter(
+    scope: &Scope,
+    log_groups: &[LogGroup],
+    alarms: &[RegionalAlarm],
+    topic_arns: &[String],
+) -> BTreeSet<String> {
+    let metrics: BTreeSet<(String, String, String)> = log_groups
+        .iter()
+        .flat_map(|g| {
+            g.metric_filters.iter().flat_map(move |f| {
+                f.metric_transformations
+                    .iter()
+                    .map(move |t| (g.group.region.clone(), t.metric_name.clone(), t.metric_namespace.clone()))
+            })
+        })
+        .collect();
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    for ra in alarms {
+        let a = &ra.alarm;
+        if metrics.iter().any(|(r, m, n)| r == &ra.region && a.watches(m, n)) {
+            wanted.extend(a.alarm_actions.iter().filter(|x| x.starts_with("arn:") && x.contains(":sns:")).cloned());
+        }
+    }
+    match &scope.topic {
+        TopicRef::Arn(arn) => {
+            wanted.insert(arn.clone());
+        }
+        TopicRef::Name(name) => {
+            let named = |arn: &&String| crate::model::topic_arn_parts(arn).is_some_and(|(_, _, _, n)| n == name);
+            wanted.extend(topic_arns.iter().filter(named).cloned());
+        }
+    }
+    wanted
+}
+
+async fn topics(api: &impl CloudApi, wanted: &BTreeSet<String>, gaps: &mut Gaps) -> Result<Vec<Topic>, aws::Error> {
+    let reads = join_all(wanted.iter().map(|arn| async move {
+        let region = crate::model::topic_arn_parts(arn).map(|p| p.1.to_string()).unwrap_or_default();
+        let (attrs, subs) = futures_util::join!(api.topic_attributes(&region, arn), api.subscriptions(&region, arn));
+        (arn.clone(), region, attrs, subs)
+    }))
+    .await;
+    let mut topics = Vec::new();
+    for (arn, region, attrs, subs) in reads {
+        let name = crate::model::topic_arn_parts(&arn).map(|p| p.3.to_string()).unwrap_or_default();
+        let attrs = match gaps.keep(&region, &arn, attrs)? {
+            // The topic named in an alarm action no longer exists: a broken link, not a topic.
+            Some(None) => continue,
+            Some(Some(a)) => Some(a),
+            None => None,
+        };
+        let subscriptions = gaps.keep(&region, &arn, subs)?;
+        let readable = attrs.is_some() && subscriptions.is_some();
+        topics.push(Topic {
+            topic_arn: arn,
+            name,
+            region,
+            kms_master_key_id: attrs.as_ref().and_then(|a| a.get("KmsMasterKeyId")).filter(|k| !k.is_empty()).cloned(),
+            subscriptions: subscriptions.unwrap_or_default(),
+            readable,
+        });
+    }
+    Ok(topics)
+}
+
+/// KMS keys of the topics found, and the baseline's key in each chain region.
+async fn kms_keys(
+    api: &impl CloudApi,
+    scope: &Scope,
+    topics: &[Topic],
+    chain_regions: &BTreeSet<String>,
+    gaps: &mut Gaps,
+) -> Result<Vec<crate::model::KmsKey>, aws::Error> {
+    let mut key_refs: BTreeSet<(String, String)> = topics
+        .iter()
+        .filter_map(|t| t.kms_master_key_id.as_ref().map(|k| (t.region.clone(), k.clone())))
+        .filter(|(_, k)| !k.ends_with("alias/aws/sns"))
+        .collect();
+    if let Some(k) = &scope.kms_key {
+        key_refs.extend(chain_regions.iter().map(|r| (r.clone(), k.clone())));
+    }
+    let reads = join_all(key_refs.iter().map(|(r, k)| async move { (r, k, api.kms_key(r, k).await) })).await;
+    let mut keys = Vec::new();
+    for (r, k, res) in reads {
+        keys.push(gaps.keep(r, k, res)?.unwrap_or_else(|| crate::model::KmsKey {
+            reference: k.clone(),
+            region: r.clone(),
+            key_arn: None,
+            aws_managed: false,
+            policy: None,
+        }));
+    }
+    Ok(keys)
+}
+
+/// Saved Insights queries of the chain regions.
+async fn queries(
+    api: &impl CloudApi,
+    chain_regions: &BTreeSet<String>,
+    gaps: &mut Gaps,
+) -> Result<Vec<(String, crate::model::QueryDefinition)>, aws::Error> {
+    let reads = join_all(chain_regions.iter().map(|r| async move { (r, api.query_definitions(r).await) })).await;
+    let mut out = Vec::new();
+    for (r, res) in reads {
+        out.extend(gaps.keep(r, "query definitions", res)?.unwrap_or_default().into_iter().map(|q| (r.clone(), q)));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
