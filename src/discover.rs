@@ -55,7 +55,17 @@ impl Gaps {
 pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, aws::Error> {
     let id = api.caller_identity().await?;
     let mut gaps = Gaps::default();
-    let trails = trails(api, scope, &mut gaps).await?;
+    let (alias, trails) = futures_util::join!(api.account_alias(), trails(api, scope, &mut gaps));
+    let trails = trails?;
+    // The alias only labels output: unreadable (often not granted) is simply unknown.
+    let account_alias = match alias {
+        Ok(a) => a,
+        Err(e) if e.is_fatal() => return Err(e),
+        Err(e) => {
+            tracing::debug!("no account alias: {e}");
+            None
+        }
+    };
     let groups: BTreeSet<LogGroupRef> =
         trails.iter().filter_map(|t| t.log_group_arn.as_deref().and_then(LogGroupRef::from_arn)).collect();
     let own_groups: Vec<&LogGroupRef> = groups.iter().filter(|g| g.account == id.account).collect();
@@ -81,6 +91,7 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, aw
     gaps.sort_by(|a, b| (&a.region, &a.action, &a.resource).cmp(&(&b.region, &b.action, &b.resource)));
     Ok(Snapshot {
         account: id.account,
+        account_alias,
         partition: id.partition,
         caller_arn: id.arn,
         regions: scope.regions.clone(),

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 /// Read-only calls made by `plan` (and by `apply`/`rollback` before they write).
 pub const READ_ACTIONS: &[&str] = &[
     "sts:GetCallerIdentity",
+    "iam:ListAccountAliases",
     "cloudtrail:DescribeTrails",
     "cloudtrail:GetTrailStatus",
     "cloudtrail:GetEventSelectors",

@@ -397,6 +397,9 @@ pub struct Gap {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub account: String,
+    /// The account alias, when the account has one and it could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_alias: Option<String>,
     pub partition: String,
     pub caller_arn: String,
     pub regions: Vec<String>,

@@ -187,6 +187,10 @@ impl CloudApi for Fake {
         })
     }
 
+    async fn account_alias(&self) -> Result<Option<String>> {
+        self.call("iam:ListAccountAliases", |_| Ok(Some("fake-account".to_string())))
+    }
+
     async fn describe_trails(&self, _region: &str) -> Result<Vec<TrailInfo>> {
         self.call("cloudtrail:DescribeTrails", |s| Ok(s.trails.iter().map(|t| t.0.clone()).collect()))
     }

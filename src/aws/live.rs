@@ -48,12 +48,16 @@ pub async fn sdk_config(opts: &ConnectOptions) -> SdkConfig {
         .operation_timeout(op)
         .build();
     let http = http_client();
+    // An explicit profile (--profile or AWS_PROFILE) is the identity to use, as with the aws
+    // CLI's --profile: its credentials or an error naming it, never the environment's keys
+    // (the SDK's default chain would prefer AWS_ACCESS_KEY_ID and act on another account).
+    let profile = opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
     let loader = || {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http.clone())
             .retry_config(retry.clone())
             .timeout_config(timeouts.clone());
-        if let Some(p) = &opts.profile {
+        if let Some(p) = &profile {
             loader = loader.profile_name(p);
         }
         if let Some(r) = &opts.region {
@@ -61,7 +65,21 @@ pub async fn sdk_config(opts: &ConnectOptions) -> SdkConfig {
         }
         loader
     };
-    let base = loader().load().await;
+    let base = match &profile {
+        None => loader().load().await,
+        Some(p) => {
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+                tracing::warn!("AWS_ACCESS_KEY_ID is set but ignored: profile `{p}` is used");
+            }
+            let region = loader().load().await.region().cloned();
+            let pc = aws_config::provider_config::ProviderConfig::without_region()
+                .with_region(region)
+                .with_http_client(http.clone());
+            let creds =
+                aws_config::profile::ProfileFileCredentialsProvider::builder().configure(&pc).profile_name(p).build();
+            loader().credentials_provider(creds).load().await
+        }
+    };
     match &opts.assume_role {
         None => base,
         Some(role) => {
@@ -104,6 +122,7 @@ struct Clients {
 pub struct Live {
     conf: SdkConfig,
     sts: aws_sdk_sts::Client,
+    iam: aws_sdk_iam::Client,
     regional: Mutex<HashMap<String, Clients>>,
     calls: Mutex<BTreeMap<String, u64>>,
 }
@@ -113,6 +132,7 @@ impl Live {
         Live {
             conf: conf.clone(),
             sts: aws_sdk_sts::Client::new(conf),
+            iam: aws_sdk_iam::Client::new(conf),
             regional: Mutex::new(HashMap::new()),
             calls: Mutex::new(BTreeMap::new()),
         }
@@ -234,7 +254,7 @@ where
         SdkError::DispatchFailure(d) => {
             let chain = source_chain(&err);
             if chain.to_ascii_lowercase().contains("credential") {
-                Error::Credentials { action, message: chain }
+                Error::Credentials { action, message: credentials_message(chain) }
             } else if d.is_timeout() {
                 Error::Transport { action, message: format!("timed out ({chain})") }
             } else {
@@ -247,11 +267,31 @@ where
         _ => {
             let chain = source_chain(&err);
             if chain.to_ascii_lowercase().contains("credential") {
-                Error::Credentials { action, message: chain }
+                Error::Credentials { action, message: credentials_message(chain) }
             } else {
                 Error::Service { action, code: "ClientError".into(), message: chain }
             }
         }
+    }
+}
+
+/// A missing profile in the words of the aws CLI; other credential trouble as the SDK says it.
+fn credentials_message(chain: String) -> String {
+    let missing = chain.find("profile `").and_then(|i| {
+        let rest = &chain[i + 9..];
+        let name = &rest[..rest.find('`')?];
+        rest.contains("was not defined").then(|| name.to_string())
+    });
+    match missing {
+        Some(p) => format!("the config profile `{p}` could not be found (in ~/.aws/config or ~/.aws/credentials)"),
+        None if chain.contains("credential provider was not enabled") => {
+            "the profile has no credentials of its own (no access keys, role_arn, sso_session or credential_process)"
+                .into()
+        }
+        None if chain.contains("No profiles were defined") => {
+            "no AWS profiles are defined (~/.aws/config and ~/.aws/credentials are missing or empty)".into()
+        }
+        None => chain,
     }
 }
 
@@ -315,6 +355,13 @@ impl CloudApi for Live {
         let arn = out.arn().unwrap_or_default().to_string();
         let partition = arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws").to_string();
         Ok(Identity { account: out.account().unwrap_or_default().to_string(), arn, partition })
+    }
+
+    async fn account_alias(&self) -> Result<Option<String>> {
+        const A: &str = "iam:ListAccountAliases";
+        self.count(A);
+        let out = self.iam.list_account_aliases().send().await.map_err(|e| classify(A, e))?;
+        Ok(out.account_aliases().first().cloned())
     }
 
     async fn describe_trails(&self, region: &str) -> Result<Vec<TrailInfo>> {

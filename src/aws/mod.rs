@@ -89,6 +89,8 @@ pub struct NewTopic {
 #[allow(async_fn_in_trait)]
 pub trait CloudApi {
     async fn caller_identity(&self) -> Result<Identity>;
+    /// The account's alias (IAM ListAccountAliases); `None` when it has none.
+    async fn account_alias(&self) -> Result<Option<String>>;
     async fn describe_trails(&self, region: &str) -> Result<Vec<TrailInfo>>;
     async fn trail_is_logging(&self, region: &str, trail_arn: &str) -> Result<bool>;
     async fn trail_management_events(&self, region: &str, trail_arn: &str) -> Result<ManagementEvents>;

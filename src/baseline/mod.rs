@@ -3,6 +3,7 @@
 //! Errors name the file and line. Imports `pattern` and std/serde/toml only; no AWS, no async.
 //! The file format is documented in `docs/baseline-format.md`.
 
+mod explain;
 mod raw;
 mod resolve;
 pub mod target;

@@ -272,6 +272,11 @@ fn control(c: RawControl, src: &Source, default_ns: &str) -> Result<Control, Err
         None => None,
         Some(s) => Some(s.get_ref().parse::<Severity>().map_err(|e| src.at(s, format!("control `{id}`: {e}")))?),
     };
+    // What the control does not say itself comes from the catalogue of its metric.
+    let known = super::explain::for_metric(&metric_name);
+    let severity = severity.or(known.map(|k| k.severity));
+    let rationale = c.rationale.or_else(|| known.map(|k| k.rationale.clone()));
+    let remediation = c.remediation.or_else(|| known.map(|k| k.remediation.clone()));
     Ok(Control {
         id,
         title,
@@ -281,9 +286,9 @@ fn control(c: RawControl, src: &Source, default_ns: &str) -> Result<Control, Err
         filter_name,
         alarm_name,
         scanner_ids: c.scanner_ids,
-        rationale: c.rationale,
+        rationale,
         severity,
-        remediation: c.remediation,
+        remediation,
         note: None,
         must_pass: vec![],
     })

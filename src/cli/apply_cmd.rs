@@ -141,6 +141,10 @@ async fn apply_one(
         }
         return Ok(Exit::Success);
     }
+    // Say where the writes go before any of them, prompt or not.
+    if !t.quiet && format == OutputFormat::Human {
+        eprintln!("cwfix will write to account {} as {}", fresh.account_label(), fresh.caller_arn);
+    }
     out.flush()?;
     if !args.yes && !run_view::confirm(t, "apply these changes")? {
         eprintln!("Apply cancelled.");

@@ -4,6 +4,7 @@
 
 mod apply_cmd;
 mod backtest_cmd;
+mod baselines_cmd;
 pub mod error;
 pub mod exit;
 pub mod pattern_cmd;
@@ -123,7 +124,10 @@ pub struct BaselineArgs {
 pub enum Command {
     /// Discover the live chain, compare it with the baseline, and print what would change. Changes nothing.
     ///
-    /// Exit codes: 0 every control holds, 2 changes planned or controls blocked/unknown, 1 error.
+    /// Exit codes: 0 every control holds; 1 error (any error, including a command-line
+    /// mistake); 2 changes are planned; 3 nothing cwfix can change, but controls are blocked or
+    /// unknown (a person must act: confirm a subscription, fix a trail, grant a read).
+    /// `--exit-zero` exits 0 instead of 2 or 3.
     Plan(plan_cmd::PlanArgs),
     /// Make exactly the planned changes, journaling each for rollback.
     ///
@@ -150,6 +154,13 @@ pub enum Command {
     /// Work with CloudWatch Logs filter patterns (parse, test against events, compare).
     #[command(subcommand)]
     Pattern(pattern_cmd::PatternCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell, e.g. `cwfix completions bash > /etc/bash_completion.d/cwfix`.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout: `cwfix man | man -l -`.
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +172,8 @@ pub enum BaselinesCmd {
 /// Decisions about the terminal, made once.
 pub struct Term {
     pub style: crate::render::Style,
+    /// `NO_COLOR` unset or empty and `TERM` not `dumb`.
+    pub color_allowed: bool,
     pub stderr_is_tty: bool,
     pub stdin_is_tty: bool,
     pub quiet: bool,
@@ -178,6 +191,7 @@ fn term(cli: &Cli) -> Term {
     };
     Term {
         style: crate::render::Style { color },
+        color_allowed: !no_color && !dumb,
         stderr_is_tty: std::io::stderr().is_terminal(),
         stdin_is_tty: std::io::stdin().is_terminal(),
         quiet: cli.quiet,
@@ -186,7 +200,7 @@ fn term(cli: &Cli) -> Term {
     }
 }
 
-fn init_logging(cli: &Cli) {
+fn init_logging(cli: &Cli, t: &Term) {
     use tracing_subscriber::EnvFilter;
     let default = match (cli.quiet, cli.verbose) {
         // The SDK logs recoverable trouble (IMDS probes, retries) with Debug dumps at WARN;
@@ -198,9 +212,16 @@ fn init_logging(cli: &Cli) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour codes only on a terminal, and only when colour is on (never into a pipe or file).
+    let ansi = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => t.stderr_is_tty && t.color_allowed,
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false)
         .without_time()
         .try_init();
@@ -211,8 +232,8 @@ pub fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    init_logging(&cli);
     let t = term(&cli);
+    init_logging(&cli, &t);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let result = run(&cli, &t, &mut out).and_then(|exit| {
@@ -239,11 +260,22 @@ fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Pattern(cmd) => pattern_cmd::run(cmd, cli.output, out),
         Command::Backtest(args) => backtest_cmd::run(args, cli.output, out),
-        Command::Baselines { cmd } => baselines(cmd.as_ref(), cli.output, out),
+        Command::Baselines { cmd } => baselines_cmd::run(cmd.as_ref(), cli.output, out),
         Command::Plan(args) => runtime()?.block_on(plan_cmd::run(args, cli.output, t, out)),
         Command::Apply(args) => runtime()?.block_on(apply_cmd::run(args, cli.output, t, out)),
         Command::Rollback(args) => runtime()?.block_on(rollback_cmd::run(args, cli.output, t, out)),
         Command::Runs(args) => runs_cmd::run(args, cli.output, out),
+        Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics on a write error (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "cwfix", &mut script);
+            out.write_all(&script)?;
+            Ok(Exit::Success)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)?;
+            Ok(Exit::Success)
+        }
         Command::IamPolicy { mode } => {
             serde_json::to_writer_pretty(&mut *out, &crate::iam::policy(*mode))?;
             writeln!(out)?;
@@ -254,90 +286,6 @@ fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
-}
-
-fn baselines(cmd: Option<&BaselinesCmd>, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
-    use crate::baseline;
-    match cmd {
-        None => {
-            let mut rows = Vec::new();
-            for name in baseline::shipped_names() {
-                let b = baseline::load(name)?;
-                rows.push(b);
-            }
-            if format == OutputFormat::Json {
-                let doc: Vec<_> = rows
-                    .iter()
-                    .map(|b| serde_json::json!({"name": b.name, "aliases": b.aliases, "title": b.title, "source": b.source, "controls": b.controls.len(), "queries": b.queries.len(), "min_retention_days": b.min_retention_days}))
-                    .collect();
-                serde_json::to_writer_pretty(&mut *out, &doc)?;
-                writeln!(out)?;
-            } else {
-                let w = rows.iter().map(|b| b.name.len()).max().unwrap_or(0);
-                for b in &rows {
-                    let default = if b.name == baseline::DEFAULT_BASELINE { " (default)" } else { "" };
-                    let mut extra = String::new();
-                    if !b.queries.is_empty() {
-                        extra.push_str(&format!(", {} saved queries", b.queries.len()));
-                    }
-                    if let Some(d) = b.min_retention_days {
-                        extra.push_str(&format!(", retention >= {d} days"));
-                    }
-                    writeln!(out, "{:<w$}  {:>2} controls{extra}  {}{}", b.name, b.controls.len(), b.title, default)?;
-                    if !b.aliases.is_empty() {
-                        writeln!(out, "{:<w$}  also: {}", "", b.aliases.join(", "))?;
-                    }
-                    writeln!(out, "{:<w$}  source: {}", "", b.source)?;
-                }
-            }
-        }
-        Some(BaselinesCmd::Show { name }) => {
-            let b = baseline::load(name).map_err(anyhow::Error::from)?;
-            if format == OutputFormat::Json {
-                let doc = serde_json::json!({
-                    "name": b.name, "title": b.title, "source": b.source, "aliases": b.aliases, "notes": b.notes,
-                    "hash": b.hash(), "alarm": b.alarm, "notification": b.notification,
-                    "controls": b.controls.iter().map(|c| serde_json::json!({
-                        "id": c.id, "title": c.title, "pattern": c.pattern.source(), "canonical": c.pattern.canonical(),
-                        "metric_name": c.metric_name, "namespace": c.namespace, "filter_name": c.filter_name,
-                        "alarm_name": c.alarm_name, "scanner_ids": c.scanner_ids,
-                    })).collect::<Vec<_>>(),
-                });
-                serde_json::to_writer_pretty(&mut *out, &doc)?;
-                writeln!(out)?;
-            } else {
-                writeln!(out, "{} — {}", b.name, b.title)?;
-                writeln!(out, "source: {}", b.source)?;
-                for n in &b.notes {
-                    writeln!(out, "note: {n}")?;
-                }
-                let a = &b.alarm;
-                writeln!(
-                    out,
-                    "alarm: {} over {} s {} {} for {} period(s), missing data {}",
-                    a.statistic,
-                    a.period,
-                    a.comparison_operator,
-                    a.threshold,
-                    a.evaluation_periods,
-                    a.treat_missing_data
-                )?;
-                writeln!(out, "topic: {}", b.notification.topic.name())?;
-                for s in &b.notification.subscriptions {
-                    writeln!(out, "  subscription: {}:{}", s.protocol, s.endpoint)?;
-                }
-                for c in &b.controls {
-                    writeln!(out)?;
-                    writeln!(out, "{}  {}", c.id, c.title)?;
-                    writeln!(out, "  metric   {}/{}", c.namespace, c.metric_name)?;
-                    writeln!(out, "  filter   {}", c.filter_name)?;
-                    writeln!(out, "  alarm    {}", c.alarm_name)?;
-                    writeln!(out, "  pattern  {}", c.pattern.source().trim())?;
-                }
-            }
-        }
-    }
-    Ok(Exit::Success)
 }
 
 /// Help and version go to stdout with exit 0; any other command-line mistake is an error,

@@ -16,6 +16,9 @@ pub struct PlanArgs {
     /// Save the plan to FILE, for `cwfix apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Exit 0 whether or not there is drift (errors still exit 1).
+    #[arg(long)]
+    pub exit_zero: bool,
 }
 
 /// Loads the baseline with the command-line overrides applied.
@@ -143,14 +146,12 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
             }
         }
     }
-    let p = plans.remove(0);
-    let all_ok = p.all_compliant() && plans.iter().all(|x| x.all_compliant());
+    let exit = plans.iter().map(Exit::of_plan).max().unwrap_or(Exit::Success);
     if let Some(path) = &args.out {
-        let doc = serde_json::to_string_pretty(&p)?;
-        std::fs::write(path, doc).with_context(|| format!("cannot save the plan to `{}`", path.display()))?;
+        plan::file::save(&plans[0], path)?;
         if !t.quiet {
             eprintln!("Saved the plan to {}; apply it with: cwfix apply {}", path.display(), path.display());
         }
     }
-    Ok(if all_ok { Exit::Success } else { Exit::Changes })
+    Ok(if args.exit_zero { Exit::Success } else { exit })
 }

@@ -171,6 +171,14 @@ pub struct ControlVerdict {
     /// planned): scanner -> `"pass"` | `{"fail": reason}` | `{"not_checked": reason}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scanners: BTreeMap<String, Verdict>,
+    /// How bad a gap in this control is (Security Hub's scale), why it matters, and what a
+    /// person does about it: from the baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<crate::baseline::Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rationale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -216,6 +224,13 @@ pub struct Plan {
     pub format_version: String,
     pub cwfix_version: String,
     pub account: String,
+    /// The account alias, when readable (IAM ListAccountAliases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_alias: Option<String>,
+    /// Who discovered: the caller's ARN (informational; a saved plan may be applied by another
+    /// identity of the same account).
+    #[serde(default)]
+    pub caller_arn: String,
     pub partition: String,
     pub regions: Vec<String>,
     pub baseline: BaselineInfo,
@@ -243,6 +258,14 @@ impl Plan {
     }
 
     /// Whether every control holds (exit 0 for `plan`).
+    /// `123456789012 (alias)` or the bare id.
+    pub fn account_label(&self) -> String {
+        match &self.account_alias {
+            Some(a) => format!("{} ({a})", self.account),
+            None => self.account.clone(),
+        }
+    }
+
     pub fn all_compliant(&self) -> bool {
         self.changes.is_empty() && self.controls.iter().all(|c| c.status == Status::Compliant)
     }
@@ -457,6 +480,8 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
         format_version: FORMAT_VERSION.into(),
         cwfix_version: env!("CARGO_PKG_VERSION").into(),
         account: snap.account.clone(),
+        account_alias: snap.account_alias.clone(),
+        caller_arn: snap.caller_arn.clone(),
         partition: snap.partition.clone(),
         regions: snap.regions.clone(),
         baseline: BaselineInfo {
@@ -535,6 +560,9 @@ fn verdict(c: &Control, out: Outcome, changes: Vec<String>) -> ControlVerdict {
         via: out.via,
         changes,
         scanners,
+        severity: c.severity,
+        rationale: c.rationale.clone(),
+        remediation: c.remediation.clone(),
     }
 }
 

@@ -30,6 +30,7 @@ fn trail() -> Trail {
 fn snap(filters: Vec<MetricFilter>, alarms: Vec<Alarm>, topics: Vec<Topic>) -> Snapshot {
     Snapshot {
         account: ACCOUNT.into(),
+        account_alias: None,
         partition: "aws".into(),
         caller_arn: "arn:aws:iam::123456789012:user/x".into(),
         regions: vec!["us-east-1".into()],

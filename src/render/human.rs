@@ -30,7 +30,7 @@ pub fn plan(p: &Plan, out: &mut dyn Write, st: &Style) -> io::Result<()> {
     writeln!(
         out,
         "Account {}, baseline {} ({}), regions {}",
-        p.account,
+        p.account_label(),
         p.baseline.name,
         p.baseline.origin,
         p.regions.join(", ")
@@ -41,12 +41,14 @@ pub fn plan(p: &Plan, out: &mut dyn Write, st: &Style) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "{}", st.bold("Controls:"))?;
     let w = p.controls.iter().map(|c| c.id.len()).max().unwrap_or(0);
-    for (i, c) in p.controls.iter().enumerate() {
-        writeln!(out, "  {} {:<w$}  {}", status_mark(c.status, st), c.id, c.title)?;
-        // Controls blocked for one shared reason (no trail, no subscriber) say it once.
-        let same_as_next = p.controls.get(i + 1).is_some_and(|n| n.status == c.status && n.reason == c.reason);
-        if !same_as_next {
-            writeln!(out, "          {:<w$}  {}", "", st.dim(&c.reason))?;
+    for c in &p.controls {
+        let severity = c.severity.map(|s| format!("  [{}]", s.as_str())).unwrap_or_default();
+        writeln!(out, "  {} {:<w$}  {}{}", status_mark(c.status, st), c.id, c.title, st.dim(&severity))?;
+        // Every control says why it stands where it stands, even when others share the reason:
+        // a reader looking up one control must not have to look elsewhere.
+        writeln!(out, "          {:<w$}  {}", "", st.dim(&c.reason))?;
+        if let (true, Some(r)) = (c.status != Status::Compliant, &c.rationale) {
+            writeln!(out, "          {:<w$}  {} {}", "", st.dim("why it matters:"), st.dim(r))?;
         }
         if !c.scanners.is_empty() {
             let list: Vec<String> = c
@@ -247,6 +249,9 @@ mod tests {
                     via: None,
                     changes: vec!["metric_alarm.a".into()],
                     scanners: Default::default(),
+                    severity: Some(crate::baseline::Severity::Low),
+                    rationale: Some("Probing shows up as denied calls.".into()),
+                    remediation: None,
                 },
                 ControlVerdict {
                     id: "2".into(),
@@ -256,6 +261,9 @@ mod tests {
                     via: None,
                     changes: vec![],
                     scanners: Default::default(),
+                    severity: None,
+                    rationale: None,
+                    remediation: None,
                 },
                 ControlVerdict {
                     id: "3".into(),
@@ -265,6 +273,9 @@ mod tests {
                     via: None,
                     changes: vec![],
                     scanners: Default::default(),
+                    severity: None,
+                    rationale: None,
+                    remediation: None,
                 },
             ],
             changes: vec![
@@ -301,6 +312,8 @@ mod tests {
             monitored_in: None,
             warnings: vec![],
             relied_on: Default::default(),
+            account_alias: None,
+            caller_arn: "arn:aws:iam::123456789012:user/x".into(),
         }
     }
 

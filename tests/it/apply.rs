@@ -17,7 +17,7 @@ fn apply_then_plan_is_clean_and_rollback_restores_everything() {
     let id = run_id_of(&out);
     // AWS leaves an email subscription pending until the recipient confirms.
     let pending = run(&moto, &["plan", "--subscribe", SUB, "-o", "json"]);
-    assert_eq!(pending.code, 2, "{pending:?}");
+    assert_eq!(pending.code, 3, "{pending:?}");
     assert_eq!(pending.json()["changes"], json!([]));
     assert!(pending.json()["controls"][0]["reason"].as_str().unwrap().contains("pending confirmation"));
     moto.confirm_subscriptions();

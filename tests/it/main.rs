@@ -9,6 +9,7 @@ mod common;
 mod faults;
 mod hunting;
 mod kms;
+mod operator;
 mod permissions;
 mod plan;
 mod safety;
