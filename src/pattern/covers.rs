@@ -12,7 +12,7 @@
 use serde_json::{Map, Value as Json};
 
 use super::ast::*;
-use super::eval::{cmp_json, Event};
+use super::eval::{cmp_json, num_holds, Event, FieldNum};
 use super::Pattern;
 
 /// Cap on DNF expansion (§12.2 step 1); beyond it the answer is `Unknown`.
@@ -235,19 +235,98 @@ fn implies(p: &Cond, q: &Cond) -> bool {
         // `=` guarantees a present scalar, which `!=` needs.
         (Test::Cmp(Eq, Value::Str(a)), Test::Cmp(Ne, Value::Str(b))) => str_disjoint(a, b),
         (Test::Cmp(Ne, Value::Str(a)), Test::Cmp(Ne, Value::Str(b))) => str_subset(b, a),
-        (Test::Cmp(po, Value::Num(a)), Test::Cmp(qo, Value::Num(b))) => {
-            let (a, b) = (a.value, b.value);
-            match (po, qo) {
-                (Gt, Gt) | (Gt, Ge) | (Ge, Ge) => a >= b,
-                (Ge, Gt) => a > b,
-                (Lt, Lt) | (Lt, Le) | (Le, Le) => a <= b,
-                (Le, Lt) => a < b,
-                // `= number` ⊢ relational would assume `=` only holds on numbers ([U] §11.1).
-                _ => false,
-            }
-        }
+        // `= number` ⊢ relational would assume `=` only holds on numbers ([U] §11.1).
+        (Test::Cmp(po, Value::Num(a)), Test::Cmp(qo, Value::Num(b))) => num_implies(*po, a, *qo, b),
         _ => false,
     }
+}
+
+// ---------------------------------------------------------------------------------------- numbers
+//
+// The evaluator's number rule (`eval::FieldNum`) splits the values a field can hold into two
+// kinds that compare differently: integer texts compare exactly with integer literals (and,
+// rounded to f64, with other literals), every other number compares as f64. Both kinds occur
+// in real events, so `x po a ⊢ x qo b` must hold for each. Each relation with a fixed literal
+// is monotone in the field's value, so the premise's satisfying values form an up-set (`>`,
+// `>=`) or a down-set (`<`, `<=`): the implication holds exactly when the premise's extreme
+// value (its least or greatest member) satisfies the conclusion. Comparing the literals' f64
+// values instead (as this code once did) calls `> 9007199254740993` and `> 9007199254740992`
+// equivalent, though `{"n":9007199254740993}` tells them apart.
+
+/// `x po a ⊢ x qo b` for every number the evaluator may find in `x`.
+fn num_implies(po: CmpOp, a: &Number, qo: CmpOp, b: &Number) -> bool {
+    match (upward(po), upward(qo)) {
+        (Some(p), Some(q)) if p == q => {}
+        // `=`/`!=`, or opposite directions: no claim.
+        _ => return false,
+    }
+    let float_ok = float_extreme(po, a).is_some_and(|x| num_holds(FieldNum::Float(x), qo, b));
+    let int_ok = int_extreme(po, a).is_some_and(|n| num_holds(FieldNum::Int(n), qo, b));
+    float_ok && int_ok
+}
+
+/// `Some(true)` for `>`/`>=`, `Some(false)` for `<`/`<=`.
+fn upward(op: CmpOp) -> Option<bool> {
+    match op {
+        CmpOp::Gt | CmpOp::Ge => Some(true),
+        CmpOp::Lt | CmpOp::Le => Some(false),
+        CmpOp::Eq | CmpOp::Ne => None,
+    }
+}
+
+/// The least (`>`, `>=`) or greatest (`<`, `<=`) f64 field value `x` with `x op lit`; `None`
+/// when there is none (e.g. `> +inf`, from a literal too large for f64).
+fn float_extreme(op: CmpOp, lit: &Number) -> Option<f64> {
+    let v = lit.value;
+    let x = match op {
+        CmpOp::Gt => v.next_up(),
+        CmpOp::Lt => v.next_down(),
+        _ => v,
+    };
+    num_holds(FieldNum::Float(x), op, lit).then_some(x)
+}
+
+/// The least (`>`, `>=`) or greatest (`<`, `<=`) integer field value `n` with `n op lit`;
+/// `None` when there is none or it lies beyond ±2^126 (then no claim is made).
+fn int_extreme(op: CmpOp, lit: &Number) -> Option<i128> {
+    use CmpOp::*;
+    if let Some(i) = lit.as_int() {
+        // Exact comparison: the extreme is the literal or its neighbour.
+        return match op {
+            Gt => i.checked_add(1),
+            Lt => i.checked_sub(1),
+            _ => Some(i),
+        };
+    }
+    // A fraction or exponent literal: the field is rounded to f64 first. Bracket the extreme
+    // between an integer known to fail and one known to hold, then bisect (rounding is
+    // monotone, so the satisfying integers are contiguous). Near 2^53 and beyond, several
+    // integers round to the same f64, hence the search rather than a formula.
+    let v = lit.value;
+    let holds = |n: i128| num_holds(FieldNum::Int(n), op, lit);
+    let int = |x: f64| (x.is_finite() && x.abs() < 2f64.powi(126)).then_some(x as i128);
+    let (fail, hold) = match op {
+        // round(floor(v)) <= v fails `> v`; round(ceil(next_up(v))) >= next_up(v) > v holds.
+        Gt => (int(v.floor())?, int(v.next_up().ceil())?),
+        Ge => (int(v.next_down().floor())?, int(v.ceil())?),
+        Lt => (int(v.ceil())?, int(v.next_down().floor())?),
+        Le => (int(v.next_up().ceil())?, int(v.floor())?),
+        Eq | Ne => return None,
+    };
+    // Trust the brackets only once the evaluator confirms them.
+    if holds(fail) || !holds(hold) {
+        return None;
+    }
+    let (mut fail, mut hold) = (fail, hold);
+    while fail.abs_diff(hold) > 1 {
+        let mid = fail + (hold - fail) / 2;
+        if holds(mid) {
+            hold = mid;
+        } else {
+            fail = mid;
+        }
+    }
+    Some(hold)
 }
 
 /// A disjunct that can never match (§12.2 step 2). Only selectors without wildcards are
@@ -298,8 +377,9 @@ fn covers_json(existing: &Pattern, required: &Pattern) -> Coverage {
         .filter(|c| matches!(c.test, Test::NotExists) && !c.sel.has_wildcard())
         .map(|c| &c.sel)
         .collect();
+    let far = literal_bound(a.iter().chain(b).flatten());
     for bd in &uncovered {
-        if let Some(w) = find_witness(bd, &falsify, existing, required) {
+        if let Some(w) = find_witness(bd, &falsify, far, existing, required) {
             return Coverage::NotCovered {
                 reason: format!("the case `{}` implies no disjunct of the covering pattern", conj_text(bd)),
                 witness: Some(w),
@@ -323,6 +403,18 @@ fn num_json(x: f64) -> Json {
         Json::from(x as i64)
     } else {
         serde_json::Number::from_f64(x).map(Json::Number).unwrap_or(Json::Null)
+    }
+}
+
+/// An integer as a JSON number when serde_json can hold it exactly, else as a numeric string
+/// (which the evaluator also compares as a number, [U] §11.1).
+fn int_json(i: i128) -> Json {
+    if let Ok(x) = i64::try_from(i) {
+        Json::from(x)
+    } else if let Ok(x) = u64::try_from(i) {
+        Json::from(x)
+    } else {
+        Json::from(i.to_string())
     }
 }
 
@@ -351,9 +443,23 @@ fn candidates(t: &Test, out: &mut Vec<Json>) {
         }
         Test::Cmp(op, Value::Num(n)) => {
             let v = n.value;
+            if let Some(up) = upward(*op) {
+                // The boundary values first, as an integer and as an f64 (`eval::FieldNum`):
+                // they separate literals that differ only past 2^53 or by their spelling.
+                if let Some(i) = int_extreme(*op, n) {
+                    out.push(int_json(i));
+                    if let Some(j) = if up { i.checked_add(1) } else { i.checked_sub(1) } {
+                        out.push(int_json(j));
+                    }
+                }
+                out.extend(float_extreme(*op, n).and_then(serde_json::Number::from_f64).map(Json::Number));
+            }
             match op {
                 Eq => out.push(serde_json::from_str(&n.text).unwrap_or_else(|_| num_json(v))),
-                Ne => out.extend([num_json(v + 1.0), num_json(v - 1.0)]),
+                Ne => match n.as_int().and_then(|i| Some((i.checked_add(1)?, i.checked_sub(1)?))) {
+                    Some((above, below)) => out.extend([int_json(above), int_json(below)]),
+                    None => out.extend([num_json(v + 1.0), num_json(v - 1.0)]),
+                },
                 Gt => out.extend([num_json(v + 1.0), num_json(v + 0.5)]),
                 Ge => out.extend([num_json(v), num_json(v + 1.0)]),
                 Lt => out.extend([num_json(v - 1.0), num_json(v - 0.5)]),
@@ -417,10 +523,11 @@ fn set_path(doc: &mut Json, segs: &[Seg], value: Json) -> bool {
 }
 
 /// Build an event from disjunct `b` (§12.2 step 5) and keep it only if the evaluator agrees
-/// that `required` matches it and `existing` does not. A few variants are tried: each
-/// selector's candidate values in both orders, with and without a value for the selectors the
-/// existing pattern requires to be absent.
-fn find_witness(b: &Conj, falsify: &[&Selector], existing: &Pattern, required: &Pattern) -> Option<Json> {
+/// that `required` matches it and `existing` does not. Each selector gets the candidate values
+/// that satisfy all its tests, and a few picks are tried: the first and the last candidate
+/// (with and without a value for the selectors the existing pattern requires to be absent),
+/// then a number far beyond every literal, then each further candidate in turn.
+fn find_witness(b: &Conj, falsify: &[&Selector], far: f64, existing: &Pattern, required: &Pattern) -> Option<Json> {
     let mut groups: Vec<(&Selector, Vec<&Test>)> = Vec::new();
     for c in b {
         match groups.iter_mut().find(|(s, _)| *s == &c.sel) {
@@ -428,37 +535,43 @@ fn find_witness(b: &Conj, falsify: &[&Selector], existing: &Pattern, required: &
             None => groups.push((&c.sel, vec![&c.test])),
         }
     }
-    for variant in 0..4 {
-        let mut doc = Json::Object(Map::new());
-        let mut ok = true;
-        for (sel, tests) in &groups {
-            if tests.iter().any(|t| matches!(t, Test::NotExists)) {
-                continue; // leave absent; a clash with other tests is caught by verification
-            }
-            let mut cands = Vec::new();
-            for t in tests {
-                candidates(t, &mut cands);
-            }
-            if variant % 2 == 1 {
-                cands.reverse();
-            }
-            match cands.into_iter().find(|v| tests.iter().all(|t| test_node(t, v))) {
-                Some(v) => {
-                    if !set_path(&mut doc, &sel.segs, v) {
-                        ok = false;
-                        break;
-                    }
-                }
-                None => {
-                    ok = false;
-                    break;
-                }
-            }
+    // (selector, satisfying candidates, satisfying far value)
+    let mut choices: Vec<(&Selector, Vec<Json>, Option<Json>)> = Vec::new();
+    for (sel, tests) in &groups {
+        if tests.iter().any(|t| matches!(t, Test::NotExists)) {
+            continue; // leave absent; a clash with other tests is caught by verification
         }
-        if !ok {
+        let fits = |v: &Json| tests.iter().all(|t| test_node(t, v));
+        let mut cands = Vec::new();
+        tests.iter().for_each(|t| candidates(t, &mut cands));
+        let sat: Vec<Json> = cands.into_iter().filter(fits).collect();
+        if sat.is_empty() {
             return None;
         }
-        if variant >= 2 {
+        let mut far_cands = Vec::new();
+        tests.iter().for_each(|t| far_candidates(t, far, &mut far_cands));
+        choices.push((sel, sat, far_cands.into_iter().find(fits)));
+    }
+    let deepest = choices.iter().map(|c| c.1.len()).max().unwrap_or(1);
+    let mut picks = vec![(Pick::First, false), (Pick::Last, false), (Pick::First, true), (Pick::Last, true)];
+    for pick in std::iter::once(Pick::Far).chain((1..deepest.min(MAX_NTH)).map(Pick::Nth)) {
+        picks.extend([(pick, false), (pick, true)]);
+    }
+    let mut tried: Vec<Json> = Vec::new();
+    'picks: for (pick, fill) in picks {
+        let mut doc = Json::Object(Map::new());
+        for (sel, sat, far_value) in &choices {
+            let v = match pick {
+                Pick::First => &sat[0],
+                Pick::Last => &sat[sat.len() - 1],
+                Pick::Far => far_value.as_ref().unwrap_or(&sat[0]),
+                Pick::Nth(n) => &sat[n.min(sat.len() - 1)],
+            };
+            if !set_path(&mut doc, &sel.segs, v.clone()) {
+                continue 'picks;
+            }
+        }
+        if fill {
             for sel in falsify {
                 if !groups.iter().any(|(s, _)| s == sel) {
                     // Ignore conflicts: the verification below decides.
@@ -466,11 +579,52 @@ fn find_witness(b: &Conj, falsify: &[&Selector], existing: &Pattern, required: &
                 }
             }
         }
+        if tried.contains(&doc) {
+            continue;
+        }
         if verify(&doc, existing, required) {
             return Some(doc);
         }
+        tried.push(doc);
     }
     None
+}
+
+/// Which satisfying candidate `find_witness` takes for every selector.
+#[derive(Clone, Copy)]
+enum Pick {
+    First,
+    Last,
+    /// A number far beyond the literals (see `far_candidates`), else the first.
+    Far,
+    /// The n-th (clamped to the last).
+    Nth(usize),
+}
+
+/// The candidate lists are short; picks beyond this add nothing.
+const MAX_NTH: usize = 8;
+
+/// For `>`/`>=` (`<`/`<=`) a value beyond every number literal of both patterns (`far` is
+/// their largest magnitude): it tells `> 5` from a covering pattern that bounds the other
+/// side, such as `< 9007199254740991`, where the boundary values do not.
+fn far_candidates(t: &Test, far: f64, out: &mut Vec<Json>) {
+    if let Test::Cmp(op, Value::Num(_)) = t {
+        if let Some(up) = upward(*op) {
+            let far = far * 2.0 + 1e6;
+            out.push(num_json(if up { far } else { -far }));
+        }
+    }
+}
+
+/// The largest finite magnitude of a number literal among `atoms` (0 without any).
+fn literal_bound<'a>(atoms: impl IntoIterator<Item = &'a Cond>) -> f64 {
+    atoms
+        .into_iter()
+        .filter_map(|c| match &c.test {
+            Test::Cmp(_, Value::Num(n)) if n.value.is_finite() => Some(n.value.abs()),
+            _ => None,
+        })
+        .fold(0.0, f64::max)
 }
 
 fn verify(doc: &Json, existing: &Pattern, required: &Pattern) -> bool {
