@@ -647,6 +647,37 @@ fn baseline_against_many_filters_is_fast() {
     assert!(t.elapsed() < std::time::Duration::from_secs(10), "{:?}", t.elapsed());
 }
 
+/// Issue #11: AWS documents only `" "` as the match-everything phrase; other whitespace was
+/// read as match-all too, and such a filter then "covered" every baseline.
+#[test]
+fn r11_only_the_single_space_phrase_matches_everything() {
+    let plain = Event::from_message("StopLogging by alice");
+    for blank in ["\" \"", "\"\""] {
+        let pat = p(blank);
+        assert!(pat.matches(&plain), "{blank}");
+        assert_eq!(pat.canonical(), "", "{blank}");
+        assert!(covers(&pat, &p("StopLogging")).is_covered(), "{blank}");
+    }
+    // `?" "` makes the optional group match everything; `-" "` excludes everything.
+    assert!(covers(&p("?\" \" ?x"), &p("StopLogging")).is_covered());
+    assert!(!p("-\" \"").matches(&plain));
+    for phrase in ["\"\t\"", "\"\u{a0}\"", "\"  \""] {
+        let pat = p(phrase);
+        let text = &phrase[1..phrase.len() - 1];
+        assert_ne!(pat.canonical(), "", "{phrase:?} must stay in the canonical form");
+        assert!(!pat.matches(&plain), "{phrase:?} matched a message without it");
+        assert!(pat.matches(&Event::from_message(&format!("a{text}b"))), "{phrase:?}");
+        // It covers nothing that does not contain it ...
+        match covers(&pat, &p("StopLogging")) {
+            Coverage::NotCovered { witness: Some(w), .. } => assert_eq!(w, json!({"message": "StopLogging"})),
+            other => panic!("{phrase:?}: {other:?}"),
+        }
+        // ... and as a required term it is not dropped.
+        assert!(!covers(&p(&format!("{phrase} StopLogging")), &p("StopLogging")).is_covered(), "{phrase:?}");
+        assert!(covers(&p("StopLogging"), &p(&format!("{phrase} StopLogging"))).is_covered(), "{phrase:?}");
+    }
+}
+
 // ------------------------------------------------------------------------------------ numbers past 2^53
 
 /// Issue #11: coverage compared numeric literals as f64 while evaluation compares integers
