@@ -8,6 +8,13 @@
 //! `existing` does not); everything else is `Unknown` with a reason. No CloudTrail domain
 //! axioms (§12.3) are used, so an extra `eventSource` guard makes a filter "not covering" even
 //! though real CloudTrail never emits that name from another source.
+//!
+//! The work is bounded: only `required` is expanded (at most [`DNF_CAP`] disjuncts), `existing`
+//! is evaluated as a formula on each disjunct, and every step is counted against
+//! [`WORK_BUDGET`], past which the answer is `Unknown`. Counting steps rather than time keeps
+//! answers identical on every machine and under any load.
+
+use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json};
 
@@ -18,8 +25,14 @@ use super::Pattern;
 /// Cap on DNF expansion (§12.2 step 1); beyond it the answer is `Unknown`.
 pub const DNF_CAP: usize = 4096;
 
-/// A conjunction of atoms (one DNF disjunct).
-pub(crate) type Conj = Vec<Cond>;
+/// How much work one [`covers`] call may do, in steps (see [`covers_with_budget`]); beyond it
+/// the answer is `Unknown`. Counted, not timed, so answers are the same on every machine.
+///
+/// Deciding coverage is quadratic in the number of DNF disjuncts, and a 500-character pattern
+/// can expand to thousands of them: without a bound, two odd filters kept `cwfix plan` busy
+/// for minutes. Every CIS and Security Hub pattern against any other needs a few thousand
+/// steps at most; two 4096-disjunct patterns can need hundreds of millions.
+pub const WORK_BUDGET: u64 = 2_000_000;
 
 /// The answer to "does `existing` cover `required`?".
 #[derive(Debug, Clone, PartialEq)]
@@ -114,8 +127,18 @@ impl Equivalence {
     }
 }
 
-/// Does `existing` match every event that `required` matches?
+/// Does `existing` match every event that `required` matches? (Work bounded by [`WORK_BUDGET`].)
 pub fn covers(existing: &Pattern, required: &Pattern) -> Coverage {
+    covers_with_budget(existing, required, WORK_BUDGET)
+}
+
+/// [`covers`] with an explicit work budget.
+///
+/// A step is one unit of the procedure's inner loops: one atom-against-atom implication test,
+/// one 64-atom word of a disjunct-against-disjunct subset test, or one atom of a candidate
+/// witness built and evaluated. When the steps needed exceed `budget` the answer is `Unknown`,
+/// with a reason that says so and how large both patterns expand.
+pub fn covers_with_budget(existing: &Pattern, required: &Pattern, budget: u64) -> Coverage {
     if existing.body == required.body {
         return Coverage::Covers;
     }
@@ -125,7 +148,7 @@ pub fn covers(existing: &Pattern, required: &Pattern) -> Coverage {
         }
     }
     match (&existing.body, &required.body) {
-        (Body::Json(_), Body::Json(_)) => covers_json(existing, required),
+        (Body::Json(_), Body::Json(_)) => covers_json(existing, required, budget),
         (Body::Terms(e), Body::Terms(r)) => covers_terms(existing, required, e, r),
         (Body::Sd(_), Body::Sd(_)) => Coverage::Unknown {
             reason: "space-delimited patterns are only compared for identical canonical forms".into(),
@@ -142,39 +165,95 @@ pub fn covers(existing: &Pattern, required: &Pattern) -> Coverage {
 
 /// `covers` both ways.
 pub fn equivalent(a: &Pattern, b: &Pattern) -> Equivalence {
-    Equivalence { a_covers_b: covers(a, b), b_covers_a: covers(b, a) }
+    equivalent_with_budget(a, b, WORK_BUDGET)
+}
+
+/// [`equivalent`] with an explicit work budget for each direction.
+pub fn equivalent_with_budget(a: &Pattern, b: &Pattern, budget: u64) -> Equivalence {
+    Equivalence { a_covers_b: covers_with_budget(a, b, budget), b_covers_a: covers_with_budget(b, a, budget) }
 }
 
 // ---------------------------------------------------------------------------------------- DNF
 
-/// DNF of a canonical expression, or `None` beyond `cap` disjuncts.
-pub(crate) fn dnf(e: &Expr<Cond>, cap: usize) -> Option<Vec<Conj>> {
+/// A JSON pattern prepared for `covers`: each distinct condition once (`atoms`, in order of
+/// first appearance), the expression over their indices, and its DNF when that is at most
+/// [`DNF_CAP`] disjuncts. Interning makes a disjunct a few integers and lets `covers` test each
+/// pair of distinct atoms once instead of once per pair of disjuncts.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    atoms: Vec<Cond>,
+    expr: Expr<u32>,
+    /// Nodes of `expr`: the cost of evaluating it once.
+    nodes: usize,
+    /// Number of DNF disjuncts (saturating).
+    disjuncts: u128,
+    /// The DNF, each disjunct in the order its atoms appear; `None` beyond `DNF_CAP`.
+    dnf: Option<Vec<Vec<u32>>>,
+}
+
+/// Number of DNF disjuncts of `e` (saturating), computed without expanding.
+fn dnf_len<A>(e: &Expr<A>) -> u128 {
     match e {
-        Expr::Atom(c) => Some(vec![vec![c.clone()]]),
-        Expr::Or(children) => {
-            let mut out = Vec::new();
-            for c in children {
-                out.extend(dnf(c, cap)?);
-                if out.len() > cap {
-                    return None;
-                }
-            }
-            Some(out)
+        Expr::Atom(_) => 1,
+        Expr::Or(c) => c.iter().fold(0u128, |n, c| n.saturating_add(dnf_len(c))),
+        Expr::And(c) => c.iter().fold(1u128, |n, c| n.saturating_mul(dnf_len(c))),
+    }
+}
+
+pub(crate) fn prepare(e: &Expr<Cond>) -> Prepared {
+    let mut atoms = Vec::new();
+    let mut index = HashMap::new();
+    let expr = intern(e, &mut atoms, &mut index);
+    let disjuncts = dnf_len(&expr);
+    let dnf = (disjuncts <= DNF_CAP as u128).then(|| expand(&expr, atoms.len()));
+    Prepared { atoms, nodes: count_nodes(&expr), expr, disjuncts, dnf }
+}
+
+fn intern(e: &Expr<Cond>, atoms: &mut Vec<Cond>, index: &mut HashMap<String, u32>) -> Expr<u32> {
+    match e {
+        Expr::Atom(c) => {
+            // The canonical spelling identifies an atom (it is how `canon` de-duplicates).
+            let i = *index.entry(c.to_string()).or_insert_with(|| {
+                atoms.push(c.clone());
+                (atoms.len() - 1) as u32
+            });
+            Expr::Atom(i)
         }
+        Expr::And(c) => Expr::And(c.iter().map(|c| intern(c, atoms, index)).collect()),
+        Expr::Or(c) => Expr::Or(c.iter().map(|c| intern(c, atoms, index)).collect()),
+    }
+}
+
+fn count_nodes<A>(e: &Expr<A>) -> usize {
+    match e {
+        Expr::Atom(_) => 1,
+        Expr::And(c) | Expr::Or(c) => 1 + c.iter().map(count_nodes).sum::<usize>(),
+    }
+}
+
+/// The DNF proper (§12.2 step 1), over `n_atoms` interned atoms. Intermediate products never
+/// exceed the final count (every expression has at least one disjunct), which `prepare`
+/// checked against the cap.
+fn expand(e: &Expr<u32>, n_atoms: usize) -> Vec<Vec<u32>> {
+    match e {
+        Expr::Atom(i) => vec![vec![*i]],
+        Expr::Or(children) => children.iter().flat_map(|c| expand(c, n_atoms)).collect(),
         Expr::And(children) => {
-            let mut acc: Vec<Conj> = vec![Vec::new()];
+            let mut acc: Vec<Vec<u32>> = vec![Vec::new()];
             for c in children {
-                let d = dnf(c, cap)?;
-                if acc.len().saturating_mul(d.len()) > cap {
-                    return None;
-                }
+                let d = expand(c, n_atoms);
                 let mut next = Vec::with_capacity(acc.len() * d.len());
                 for a in &acc {
+                    // Membership as bits: a disjunct may hold every atom of the pattern.
+                    let present = bits_of(n_atoms, a.iter().map(|&i| i as usize));
                     for b in &d {
                         let mut conj = a.clone();
-                        for atom in b {
-                            if !conj.contains(atom) {
-                                conj.push(atom.clone());
+                        let mut added = present.clone();
+                        for &atom in b {
+                            let (w, bit) = (atom as usize / 64, 1u64 << (atom % 64));
+                            if added[w] & bit == 0 {
+                                added[w] |= bit;
+                                conj.push(atom);
                             }
                         }
                         next.push(conj);
@@ -182,12 +261,27 @@ pub(crate) fn dnf(e: &Expr<Cond>, cap: usize) -> Option<Vec<Conj>> {
                 }
                 acc = next;
             }
-            Some(acc)
+            acc
         }
     }
 }
 
-fn conj_text(c: &Conj) -> String {
+/// Does the monotone formula `e` hold when exactly the atoms in `set` are true? That is the
+/// case exactly when some DNF disjunct of `e` lies within `set`, so the covering pattern never
+/// needs expanding: one walk of its tree replaces a scan of its (possibly thousands of)
+/// disjuncts.
+fn holds_within(e: &Expr<u32>, set: &Bits) -> bool {
+    match e {
+        Expr::Atom(i) => set[*i as usize / 64] >> (*i % 64) & 1 == 1,
+        Expr::And(c) => c.iter().all(|c| holds_within(c, set)),
+        Expr::Or(c) => c.iter().any(|c| holds_within(c, set)),
+    }
+}
+
+/// One disjunct with its atoms resolved.
+type Conj<'a> = Vec<&'a Cond>;
+
+fn conj_text(c: &[&Cond]) -> String {
     c.iter().map(|a| format!("({a})")).collect::<Vec<_>>().join(" && ")
 }
 
@@ -329,69 +423,182 @@ fn int_extreme(op: CmpOp, lit: &Number) -> Option<i128> {
     Some(hold)
 }
 
-/// A disjunct that can never match (§12.2 step 2). Only selectors without wildcards are
-/// considered: they select at most one node, so two atoms on them talk about the same value.
-fn unsatisfiable(c: &Conj) -> bool {
-    for (i, p) in c.iter().enumerate() {
-        if p.sel.has_wildcard() {
+/// Two atoms that no single node satisfies together (§12.2 step 2). Only selectors without
+/// wildcards are considered: they select at most one node, so two atoms on them talk about the
+/// same value.
+fn clash(p: &Cond, q: &Cond) -> bool {
+    if p.sel.has_wildcard() || q.sel != p.sel {
+        return false;
+    }
+    let one_way = |x: &Test, y: &Test| match (x, y) {
+        (Test::NotExists, Test::NotExists) => false,
+        (Test::NotExists, _) => true,
+        (Test::IsNull, Test::IsNull) => false,
+        (Test::IsNull, _) => true,
+        (Test::IsTrue, Test::IsFalse) => true,
+        (Test::Cmp(CmpOp::Eq, Value::Str(a)), Test::Cmp(CmpOp::Eq, Value::Str(b))) => str_disjoint(a, b),
+        (Test::Cmp(CmpOp::Eq, Value::Str(a)), Test::Cmp(CmpOp::Ne, Value::Str(b))) => str_subset(a, b),
+        _ => false,
+    };
+    one_way(&p.test, &q.test) || one_way(&q.test, &p.test)
+}
+
+// ---------------------------------------------------------------------------------------- work budget
+
+/// Steps left; running out aborts the comparison (see [`covers_with_budget`]).
+struct Work {
+    left: u64,
+}
+
+/// The budget ran out.
+struct Exhausted;
+
+impl Work {
+    fn spend(&mut self, steps: usize) -> Result<(), Exhausted> {
+        let steps = u64::try_from(steps).unwrap_or(u64::MAX);
+        match self.left.checked_sub(steps) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => Err(Exhausted),
+        }
+    }
+}
+
+/// A set of atom indices, 64 to a word.
+type Bits = Vec<u64>;
+
+fn bits_of(n_atoms: usize, members: impl IntoIterator<Item = usize>) -> Bits {
+    let mut b = vec![0u64; n_atoms.div_ceil(64)];
+    for i in members {
+        b[i / 64] |= 1 << (i % 64);
+    }
+    b
+}
+
+fn intersects(a: &Bits, b: &Bits) -> bool {
+    a.iter().zip(b).any(|(x, y)| x & y != 0)
+}
+
+// ---------------------------------------------------------------------------------------- JSON coverage
+
+fn covers_json(existing: &Pattern, required: &Pattern, budget: u64) -> Coverage {
+    let (Some(a), Some(b)) = (existing.prepared(), required.prepared()) else {
+        return Coverage::Unknown { reason: "not JSON patterns".into() };
+    };
+    let Some(b_dnf) = &b.dnf else {
+        return Coverage::Unknown {
+            reason: format!(
+                "the disjunctive normal form of the covered pattern has {} disjuncts, more than the {DNF_CAP} cwfix expands",
+                b.disjuncts
+            ),
+        };
+    };
+    let mut work = Work { left: budget };
+    match decide(a, b, b_dnf, existing, required, &mut work) {
+        Ok(c) => c,
+        Err(Exhausted) => Coverage::Unknown {
+            reason: format!(
+                "comparing them needs more than {budget} steps, the work budget (the covering pattern has {} \
+                 conditions in {} disjuncts, the covered one {} in {})",
+                a.atoms.len(),
+                a.disjuncts,
+                b.atoms.len(),
+                b.disjuncts
+            ),
+        },
+    }
+}
+
+/// §12.2 steps 2–5: every satisfiable disjunct of `b` must be implied, atom by atom, by some
+/// disjunct of `a`; a disjunct that is not gets a witness search. The atoms of `a` implied by
+/// some atom of a disjunct form a set, and some disjunct of `a` lies within it exactly when
+/// `a`'s formula holds on it ([`holds_within`]): linear in the size of `a`, not in its DNF.
+fn decide(
+    a: &Prepared,
+    b: &Prepared,
+    b_dnf: &[Vec<u32>],
+    existing: &Pattern,
+    required: &Pattern,
+    work: &mut Work,
+) -> Result<Coverage, Exhausted> {
+    let (na, nb) = (a.atoms.len(), b.atoms.len());
+    work.spend(nb * na + nb * nb / 2)?;
+    // implied[i]: the atoms of `a` that atom i of `b` implies; clashes[i]: the atoms of `b` no
+    // node can satisfy together with atom i.
+    let implied: Vec<Bits> =
+        b.atoms.iter().map(|p| bits_of(na, (0..na).filter(|&j| implies(p, &a.atoms[j])))).collect();
+    let clashes: Vec<Bits> =
+        (0..nb).map(|i| bits_of(nb, (0..nb).filter(|&j| j != i && clash(&b.atoms[i], &b.atoms[j])))).collect();
+    let (wa, wb) = (na.div_ceil(64), nb.div_ceil(64));
+    let resolve = |bd: &[u32]| -> Conj<'_> { bd.iter().map(|&i| &b.atoms[i as usize]).collect() };
+    let mut falsify: Option<Vec<&Selector>> = None;
+    let far = literal_bound(a.atoms.iter().chain(&b.atoms));
+    // Steps per candidate event: building it and evaluating both patterns on it.
+    let per_event = |bd: &[u32]| WITNESS_COST * (bd.len() + a.nodes + b.nodes);
+    let mut first_uncovered: Option<&[u32]> = None;
+    for bd in b_dnf {
+        work.spend(bd.len() * (wa + wb) + a.nodes)?;
+        let members = bits_of(nb, bd.iter().map(|&i| i as usize));
+        if bd.iter().any(|&i| intersects(&clashes[i as usize], &members)) {
+            continue; // cannot match: vacuously covered
+        }
+        let mut reach = vec![0u64; wa];
+        for &i in bd {
+            for (r, x) in reach.iter_mut().zip(&implied[i as usize]) {
+                *r |= x;
+            }
+        }
+        if holds_within(&a.expr, &reach) {
             continue;
         }
-        for q in &c[i + 1..] {
-            if q.sel != p.sel {
-                continue;
-            }
-            let clash = |x: &Test, y: &Test| match (x, y) {
-                (Test::NotExists, Test::NotExists) => false,
-                (Test::NotExists, _) => true,
-                (Test::IsNull, Test::IsNull) => false,
-                (Test::IsNull, _) => true,
-                (Test::IsTrue, Test::IsFalse) => true,
-                (Test::Cmp(CmpOp::Eq, Value::Str(a)), Test::Cmp(CmpOp::Eq, Value::Str(b))) => str_disjoint(a, b),
-                (Test::Cmp(CmpOp::Eq, Value::Str(a)), Test::Cmp(CmpOp::Ne, Value::Str(b))) => str_subset(a, b),
-                _ => false,
-            };
-            if clash(&p.test, &q.test) || clash(&q.test, &p.test) {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-fn covered_by(b: &Conj, a: &Conj) -> bool {
-    a.iter().all(|q| b.iter().any(|p| implies(p, q)))
-}
-
-fn covers_json(existing: &Pattern, required: &Pattern) -> Coverage {
-    let (Some(a), Some(b)) = (existing.dnf(), required.dnf()) else {
-        return Coverage::Unknown { reason: format!("the disjunctive normal form exceeds {DNF_CAP} disjuncts") };
-    };
-    let uncovered: Vec<&Conj> =
-        b.iter().filter(|bd| !unsatisfiable(bd) && !a.iter().any(|ad| covered_by(bd, ad))).collect();
-    if uncovered.is_empty() {
-        return Coverage::Covers;
-    }
-    let falsify: Vec<&Selector> = a
-        .iter()
-        .flatten()
-        .filter(|c| matches!(c.test, Test::NotExists) && !c.sel.has_wildcard())
-        .map(|c| &c.sel)
-        .collect();
-    let far = literal_bound(a.iter().chain(b).flatten());
-    for bd in &uncovered {
-        if let Some(w) = find_witness(bd, &falsify, far, existing, required) {
-            return Coverage::NotCovered {
-                reason: format!("the case `{}` implies no disjunct of the covering pattern", conj_text(bd)),
+        // Not implied: look for an event that tells the patterns apart. Disjuncts are tried in
+        // order and the first witness wins, as if all uncovered disjuncts were listed first.
+        first_uncovered.get_or_insert(bd);
+        let falsify = falsify.get_or_insert_with(|| falsified_selectors(a));
+        let conj = resolve(bd);
+        if let Some(w) = find_witness(&conj, falsify, far, existing, required, work, per_event(bd))? {
+            return Ok(Coverage::NotCovered {
+                reason: format!("the case `{}` implies no disjunct of the covering pattern", conj_text(&conj)),
                 witness: Some(w),
-            };
+            });
         }
     }
-    Coverage::Unknown {
-        reason: format!(
-            "cannot prove that `{}` is covered, and no counterexample event was found",
-            conj_text(uncovered[0])
-        ),
+    Ok(match first_uncovered {
+        None => Coverage::Covers,
+        Some(bd) => Coverage::Unknown {
+            reason: format!(
+                "cannot prove that `{}` is covered, and no counterexample event was found",
+                conj_text(&resolve(bd))
+            ),
+        },
+    })
+}
+
+/// Steps charged per atom of the disjunct and per node of either pattern for each candidate
+/// witness event: building it and evaluating both patterns on it costs far more than a word
+/// operation of the implication test (measured: about the same time per step).
+const WITNESS_COST: usize = 40;
+
+/// Selectors the covering pattern requires absent (`NOT EXISTS`, no wildcard), which witness
+/// candidates may fill in to falsify it; in order of first appearance in its DNF (in the
+/// expression when the DNF was not expanded).
+fn falsified_selectors(a: &Prepared) -> Vec<&Selector> {
+    let order: Vec<u32> = match &a.dnf {
+        Some(d) => d.iter().flatten().copied().collect(),
+        None => (0..a.atoms.len() as u32).collect(),
+    };
+    let mut seen = vec![false; a.atoms.len()];
+    let mut out = Vec::new();
+    for i in order {
+        let c = &a.atoms[i as usize];
+        if !std::mem::replace(&mut seen[i as usize], true) && matches!(c.test, Test::NotExists) && !c.sel.has_wildcard()
+        {
+            out.push(&c.sel);
+        }
     }
+    out
 }
 
 // ---------------------------------------------------------------------------------------- witnesses
@@ -527,7 +734,15 @@ fn set_path(doc: &mut Json, segs: &[Seg], value: Json) -> bool {
 /// that satisfy all its tests, and a few picks are tried: the first and the last candidate
 /// (with and without a value for the selectors the existing pattern requires to be absent),
 /// then a number far beyond every literal, then each further candidate in turn.
-fn find_witness(b: &Conj, falsify: &[&Selector], far: f64, existing: &Pattern, required: &Pattern) -> Option<Json> {
+fn find_witness(
+    b: &[&Cond],
+    falsify: &[&Selector],
+    far: f64,
+    existing: &Pattern,
+    required: &Pattern,
+    work: &mut Work,
+    per_event: usize,
+) -> Result<Option<Json>, Exhausted> {
     let mut groups: Vec<(&Selector, Vec<&Test>)> = Vec::new();
     for c in b {
         match groups.iter_mut().find(|(s, _)| *s == &c.sel) {
@@ -546,7 +761,7 @@ fn find_witness(b: &Conj, falsify: &[&Selector], far: f64, existing: &Pattern, r
         tests.iter().for_each(|t| candidates(t, &mut cands));
         let sat: Vec<Json> = cands.into_iter().filter(fits).collect();
         if sat.is_empty() {
-            return None;
+            return Ok(None);
         }
         let mut far_cands = Vec::new();
         tests.iter().for_each(|t| far_candidates(t, far, &mut far_cands));
@@ -582,12 +797,13 @@ fn find_witness(b: &Conj, falsify: &[&Selector], far: f64, existing: &Pattern, r
         if tried.contains(&doc) {
             continue;
         }
+        work.spend(per_event)?;
         if verify(&doc, existing, required) {
-            return Some(doc);
+            return Ok(Some(doc));
         }
         tried.push(doc);
     }
-    None
+    Ok(None)
 }
 
 /// Which satisfying candidate `find_witness` takes for every selector.

@@ -678,6 +678,63 @@ fn r11_only_the_single_space_phrase_matches_everything() {
     }
 }
 
+// ------------------------------------------------------------------------------------ work budget
+
+fn pathological_pair() -> (Pattern, Pattern) {
+    let lines: Vec<&str> =
+        include_str!("../../tests/data/pattern/pathological.txt").lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(lines.len(), 2);
+    (p(lines[0]), p(lines[1]))
+}
+
+/// `(sel0 = v0 || sel0 = w0) && ... ` over `n` selectors: 2^n disjuncts.
+fn product(n: usize, v: &str, w: &str) -> String {
+    (0..n).map(|i| format!("($.g{i:02} = {v} || $.g{i:02} = {w})")).collect::<Vec<_>>().join(" && ")
+}
+
+/// Issue #11: two OR-heavy patterns kept `diff` busy for minutes. The work is now counted and
+/// bounded: past the budget the answer is `unknown`, saying why, on every machine alike.
+#[test]
+fn r11_covers_has_a_work_budget() {
+    let (a, b) = pathological_pair();
+    assert!(a.source().len() > 500 && b.source().len() > 500);
+    let e = equivalent(&a, &b);
+    for c in [&e.a_covers_b, &e.b_covers_a] {
+        let Coverage::Unknown { reason } = c else { panic!("{c:?}") };
+        assert!(reason.contains("work budget") && reason.contains("4096 disjuncts"), "{reason}");
+    }
+    assert_eq!(e.relation(), Relation::Unknown);
+    assert_eq!(equivalent(&a, &b), e, "deterministic");
+    // A budget is a budget: even a small comparison gives up when it is too small.
+    let (u12, u14) = (corpus_pattern("sh-CloudWatch.2"), corpus_pattern("v3.0.0-4.1"));
+    assert!(matches!(covers_with_budget(&u14, &u12, 3), Coverage::Unknown { .. }));
+    assert!(matches!(covers_with_budget(&u14, &u12, WORK_BUDGET), Coverage::NotCovered { .. }));
+    // Identical patterns need no work.
+    assert!(covers_with_budget(&a, &a, 0).is_covered());
+}
+
+/// Large products are decided within the budget: the covering pattern is never expanded (its
+/// formula is evaluated on each disjunct's implied atoms), so the work is linear in its size.
+#[test]
+fn large_products_are_decided() {
+    let (exact, prefix) =
+        (p(&format!("{{ {} }}", product(12, "v1", "p2"))), p(&format!("{{ {} }}", product(12, "v*", "p*"))));
+    assert_eq!(equivalent(&prefix, &exact).relation(), Relation::ACoversB);
+    // ... with a differing tail: every disjunct agrees up to the last group.
+    let tail = |v: &str, w: &str| p(&format!("{{ {} && ($.z = {v} || $.z = {w}) }}", product(11, "*", "p*")));
+    let (a, b) = (tail("nope1", "nope2"), tail("w1", "w2"));
+    assert_eq!(equivalent(&a, &b).relation(), Relation::Neither);
+    assert_not_covered(&a, &b);
+    // A covering pattern past the DNF cap is fine; a covered one is not expanded.
+    let huge = p(&format!("{{ {} }}", product(13, "*", "x")));
+    let small = p("{ $.g00 = a && $.g01 = b && $.g02 = c && $.g03 = d && $.g04 = e && $.g05 = f && $.g06 = g && $.g07 = h && $.g08 = i && $.g09 = j && $.g10 = k && $.g11 = l && $.g12 = m }");
+    assert!(covers(&huge, &small).is_covered());
+    match covers(&small, &huge) {
+        Coverage::Unknown { reason } => assert!(reason.contains("8192 disjuncts"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
 // ------------------------------------------------------------------------------------ numbers past 2^53
 
 /// Issue #11: coverage compared numeric literals as f64 while evaluation compares integers
