@@ -1083,6 +1083,175 @@ mod props {
         }
     }
 
+    /// Numbers around 2^53 and 2^54 (where f64 steps by 2 and 4), their neighbours and their
+    /// `.0` and exponent spellings, and some small ones.
+    fn num_literal() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => (prop::sample::select(vec![1i128 << 53, 1 << 54, -(1 << 53)]), -3i128..=3, 0u8..3).prop_map(
+                |(base, d, form)| {
+                    let i = base + d;
+                    match form {
+                        0 => i.to_string(),
+                        1 => format!("{i}.0"),
+                        _ => format!("{i}e0"),
+                    }
+                }
+            ),
+            1 => (-20i32..20).prop_map(|n| n.to_string()),
+            1 => prop::sample::select(vec!["5.5", "-0", "+7", "1e3"]).prop_map(String::from),
+        ]
+    }
+
+    fn num_atom() -> impl Strategy<Value = String> {
+        let sel = prop::sample::select(vec!["$.n", "$.m"]);
+        prop_oneof![
+            4 => (sel.clone(), prop::sample::select(vec!["<", ">", "<=", ">=", "=", "!="]), num_literal())
+                .prop_map(|(s, o, v)| format!("{s} {o} {v}")),
+            1 => (sel, prop::sample::select(vec!["= *", "NOT EXISTS", "IS NULL", "= \"x\""]))
+                .prop_map(|(s, t)| format!("{s} {t}")),
+        ]
+    }
+
+    fn num_expr() -> impl Strategy<Value = String> {
+        num_atom().prop_recursive(3, 12, 3, |inner| {
+            (inner.clone(), prop::sample::select(vec![" && ", " || "]), inner)
+                .prop_map(|(a, op, b)| format!("({a}){op}({b})"))
+        })
+    }
+
+    /// A field value near the literals: integers as JSON numbers and numeric strings, f64
+    /// neighbours as JSON floats, and the non-numbers.
+    fn num_value() -> impl Strategy<Value = Json> {
+        let int =
+            (prop::sample::select(vec![1i128 << 53, 1 << 54, -(1 << 53), 0, 5]), -4i128..=4).prop_map(|(b, d)| b + d);
+        prop_oneof![
+            3 => int.clone().prop_map(|i| serde_json::from_str::<Json>(&i.to_string()).unwrap()),
+            1 => int.clone().prop_map(|i| Json::from(i.to_string())),
+            2 => (int, prop::sample::select(vec![0u8, 1, 2])).prop_map(|(i, k)| {
+                let x = i as f64;
+                let x = match k { 0 => x, 1 => x.next_up(), _ => x.next_down() };
+                Json::Number(serde_json::Number::from_f64(x).unwrap())
+            }),
+            1 => prop::sample::select(vec![Json::Null, Json::from("x"), Json::from(5.5), Json::Bool(true)]),
+        ]
+    }
+
+    /// Two patterns: independent, or the second a copy of the first with one number literal
+    /// moved by a few units or respelt (`.0`, exponent), which is where f64 and exact integer
+    /// comparison part ways.
+    fn num_pair() -> impl Strategy<Value = (String, String)> {
+        prop_oneof![
+            (num_expr(), num_expr()),
+            (num_expr(), any::<prop::sample::Index>(), -2i128..=2, 0u8..3).prop_map(|(a, k, d, form)| {
+                let b = nudge(&a, k, d, form);
+                (a, b)
+            }),
+        ]
+    }
+
+    fn nudge(src: &str, k: prop::sample::Index, d: i128, form: u8) -> String {
+        let lit = regex::Regex::new(r"([<>=]\s*)([+-]?[0-9][0-9.e]*)").unwrap();
+        let n = lit.find_iter(src).count();
+        if n == 0 {
+            return src.to_string();
+        }
+        let target = k.index(n);
+        let mut i = 0;
+        lit.replace_all(src, |c: &regex::Captures<'_>| {
+            i += 1;
+            if i - 1 != target {
+                return c[0].to_string();
+            }
+            let x: f64 = c[2].parse().unwrap_or(0.0);
+            let v = c[2].parse::<i128>().unwrap_or(x as i128) + d;
+            let text = match form {
+                0 => v.to_string(),
+                1 => format!("{v}.0"),
+                _ => format!("{v}e0"),
+            };
+            format!("{}{text}", &c[1])
+        })
+        .into_owned()
+    }
+
+    /// Events at the boundaries of the patterns' number literals: each literal's integer
+    /// neighbours (JSON integers and numeric strings) and f64 neighbours (JSON floats), in `n`
+    /// and in `m`. Where two literals differ only past 2^53, these are the events that tell
+    /// them apart.
+    fn boundary_docs(sources: &[&str]) -> Vec<Json> {
+        let lit = regex::Regex::new(r"[<>=]\s*([+-]?[0-9][0-9.e]*)").unwrap();
+        let mut values = Vec::new();
+        for src in sources {
+            for c in lit.captures_iter(src) {
+                let text = &c[1];
+                let Ok(x) = text.parse::<f64>() else { continue };
+                let base = text.parse::<i128>().unwrap_or(x as i128);
+                for d in -2..=2 {
+                    values.push(serde_json::from_str::<Json>(&(base + d).to_string()).unwrap());
+                    values.push(Json::from((base + d).to_string()));
+                }
+                for f in [x, x.next_up(), x.next_down(), x.next_up().next_up(), x.next_down().next_down()] {
+                    values.extend(serde_json::Number::from_f64(f).map(Json::Number));
+                }
+            }
+        }
+        values.iter().flat_map(|v| [json!({ "n": v }), json!({ "m": v }), json!({ "n": v, "m": v })]).collect()
+    }
+
+    fn num_doc() -> impl Strategy<Value = Json> {
+        (prop::option::of(num_value()), prop::option::of(num_value())).prop_map(|(n, m)| {
+            let mut d = serde_json::Map::new();
+            if let Some(n) = n {
+                d.insert("n".into(), n);
+            }
+            if let Some(m) = m {
+                d.insert("m".into(), m);
+            }
+            Json::Object(d)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Issue #11: `diff` never contradicts brute-force evaluation, in particular on numbers
+        /// past 2^53: a proven direction holds on every sampled event, and every witness is an
+        /// event the evaluator separates the patterns with.
+        #[test]
+        fn diff_never_contradicts_evaluation((a, b) in num_pair(), docs in prop::collection::vec(num_doc(), 24)) {
+            let (Ok(a), Ok(b)) = (parse(&format!("{{ {a} }}")), parse(&format!("{{ {b} }}"))) else { return Ok(()) };
+            let mut docs = docs;
+            docs.extend(boundary_docs(&[a.source(), b.source()]));
+            let e = equivalent(&a, &b);
+            for (c, covering, covered) in [(&e.a_covers_b, &a, &b), (&e.b_covers_a, &b, &a)] {
+                match c {
+                    Coverage::Covers => {
+                        for d in &docs {
+                            let ev = Event::from_value(d.clone());
+                            prop_assert!(!covered.matches(&ev) || covering.matches(&ev),
+                                "{} claimed to cover {} but {} disagrees", covering, covered, d);
+                        }
+                    }
+                    Coverage::NotCovered { witness, .. } => {
+                        let w = witness.clone().expect("JSON witnesses are always given");
+                        let ev = Event::from_value(w.clone());
+                        prop_assert!(covered.matches(&ev) && !covering.matches(&ev), "witness {} for {} vs {}", w, covering, covered);
+                    }
+                    Coverage::Unknown { .. } => {}
+                }
+            }
+            // The summary agrees with the two directions.
+            let want = match (e.a_covers_b.label(), e.b_covers_a.label()) {
+                ("covers", "covers") => Relation::Equivalent,
+                ("covers", "not_covered") => Relation::ACoversB,
+                ("not_covered", "covers") => Relation::BCoversA,
+                ("not_covered", "not_covered") => Relation::Neither,
+                _ => Relation::Unknown,
+            };
+            prop_assert_eq!(e.relation(), want);
+        }
+    }
+
     fn scalar() -> impl Strategy<Value = Json> {
         prop_oneof![
             Just(Json::Null),
