@@ -50,6 +50,13 @@ impl Event {
         Ok(Event { doc: Some(doc), text: OnceLock::from(text.to_string()), fields: OnceLock::new() })
     }
 
+    /// A plain-text log message that is not JSON: JSON patterns never match it (§1); term and
+    /// space-delimited patterns see `text` exactly as given. For callers that already tried to
+    /// parse the text (and want the error), where [`Event::from_message`] would parse again.
+    pub fn from_text(text: &str) -> Event {
+        Event { doc: None, text: OnceLock::from(text.to_string()), fields: OnceLock::new() }
+    }
+
     /// An arbitrary log message. It is parsed as JSON only if it looks like a JSON object or
     /// array; otherwise JSON patterns never match it (§1).
     pub fn from_message(text: &str) -> Event {

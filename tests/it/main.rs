@@ -9,6 +9,7 @@ mod common;
 mod faults;
 mod hunting;
 mod kms;
+mod pattern_cli;
 mod permissions;
 mod plan;
 mod testbed;
