@@ -1,6 +1,6 @@
 //! Reading log events from files for `pattern test` (and CloudTrail records for `backtest`).
 //!
-//! Owns file formats only; no pattern logic and no AWS calls here. Every
+//! Owns file formats and input walking only; no pattern logic and no AWS calls here. Every
 //! input may be gzip-compressed (detected by the magic bytes, not the extension); `-` is stdin.
 //!
 //! **Log files** ([`read_log_file`], what `pattern test` reads) hold CloudTrail records,
@@ -23,6 +23,11 @@
 //! inside an array or envelope its exact byte span in the file (serde_json `RawValue`).
 //! Files must be UTF-8, as CloudWatch Logs messages are.
 //!
+//! **Walking** ([`walk`]): files are read as named; directories recursively, in sorted order,
+//! taking files named `*.json`, `*.jsonl`, `*.ndjson`, `*.log`, `*.txt` (each optionally
+//! `.gz`) and `*.gz`, and skipping hidden entries, symlinked directories and `CloudTrail-Digest`
+//! folders (digests are not events).
+//!
 //! **CloudTrail records** ([`read_path`], [`parse_bytes`]): the JSON formats of step 1 only, as
 //! `serde_json::Value`s in file order; anything else is an error. `backtest` uses these.
 
@@ -42,6 +47,14 @@ pub enum EventsError {
     NotFound { path: String },
     #[error("`{path}` is not UTF-8 text (byte {offset}); log messages must be UTF-8")]
     NotUtf8 { path: String, offset: usize },
+    #[error("`{path}` holds no event files (*.json, *.jsonl, *.ndjson, *.log, *.txt, *.gz)")]
+    NoEventFiles { path: String },
+    #[error("cannot list directory `{path}`")]
+    Walk {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
     #[error("cannot read `{path}`")]
     Io {
         path: String,
@@ -66,6 +79,8 @@ impl EventsError {
         match self {
             EventsError::NotFound { path }
             | EventsError::NotUtf8 { path, .. }
+            | EventsError::NoEventFiles { path }
+            | EventsError::Walk { path, .. }
             | EventsError::Io { path, .. }
             | EventsError::Gzip { path, .. }
             | EventsError::Json { path, .. }
@@ -297,6 +312,87 @@ fn log_lines(text: &str) -> LogFile {
     LogFile { events, layout: Layout::Lines, malformed }
 }
 
+// ---------------------------------------------------------------------------------------- walking
+
+/// What [`walk`] found.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// Files to read, in order (`-` for stdin).
+    pub files: Vec<PathBuf>,
+    /// Directories inside the walked ones that could not be listed (the walk went on).
+    pub errors: Vec<EventsError>,
+}
+
+/// Is this directory entry a log file? (Named files are always read.) Any `.gz` counts, which
+/// covers `.json.gz`, `.log.gz` and CloudTrail's own names.
+fn is_log_file(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    !n.starts_with('.') && [".json", ".jsonl", ".ndjson", ".log", ".txt", ".gz"].iter().any(|e| n.ends_with(e))
+}
+
+/// Expand `paths` into the files to read: files (and `-`) as given, directories walked by
+/// the rules of the module doc. A path that does not exist, a directory that cannot be
+/// listed or that holds no log file at all is an error, so a typo never reads as "no events".
+pub fn walk(paths: &[PathBuf]) -> Result<Walked, EventsError> {
+    let mut w = Walked::default();
+    for p in paths {
+        if p == Path::new("-") {
+            w.files.push(p.clone());
+            continue;
+        }
+        let name = display_name(p);
+        let meta = std::fs::metadata(p).map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => EventsError::NotFound { path: name.clone() },
+            _ => EventsError::Io { path: name.clone(), source },
+        })?;
+        if !meta.is_dir() {
+            w.files.push(p.clone());
+            continue;
+        }
+        let before = w.files.len();
+        walk_dir(p, &mut w, true)?;
+        if w.files.len() == before {
+            return Err(EventsError::NoEventFiles { path: name });
+        }
+    }
+    Ok(w)
+}
+
+fn walk_dir(dir: &Path, w: &mut Walked, top: bool) -> Result<(), EventsError> {
+    let list = || -> io::Result<Vec<(PathBuf, std::fs::FileType)>> {
+        let mut entries = Vec::new();
+        for e in std::fs::read_dir(dir)? {
+            let e = e?;
+            entries.push((e.path(), e.file_type()?));
+        }
+        Ok(entries)
+    };
+    let mut entries = match list() {
+        Ok(entries) => entries,
+        Err(source) => {
+            let err = EventsError::Walk { path: display_name(dir), source };
+            // The directory asked for must be listable; one deep inside is reported and skipped.
+            if top {
+                return Err(err);
+            }
+            w.errors.push(err);
+            return Ok(());
+        }
+    };
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, ft) in entries {
+        let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        if ft.is_dir() {
+            if !name.starts_with('.') && name != "CloudTrail-Digest" {
+                walk_dir(&path, w, false)?;
+            }
+        } else if (ft.is_file() || (ft.is_symlink() && path.is_file())) && is_log_file(&name) {
+            w.files.push(path);
+        }
+    }
+    Ok(())
+}
+
 /// CloudTrail's S3 files hold exactly one key, `Records`, an array. Requiring the array keeps a
 /// (hypothetical) record with a `Records` field from being unwrapped.
 fn is_envelope(m: &serde_json::Map<String, Value>) -> bool {
@@ -485,6 +581,45 @@ mod tests {
         assert!(matches!(e, EventsError::NotUtf8 { offset: 3, .. }), "{e}");
         let e = read_log_file(Path::new("/nonexistent/cwfix/x.log")).unwrap_err();
         assert_eq!(e.to_string(), "`/nonexistent/cwfix/x.log`: no such file or directory");
+    }
+
+    #[test]
+    fn walk_is_recursive_sorted_and_filtered() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for f in [
+            "b/2.json.gz",
+            "b/1.log",
+            "a/x.jsonl",
+            "a/notes.md",
+            "a/.hidden.json",
+            ".git/HEAD.json",
+            "CloudTrail-Digest/d.json.gz",
+            "c/access.TXT",
+            "c/data.csv",
+            "top.ndjson",
+        ] {
+            let p = root.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "x\n").unwrap();
+        }
+        let w = walk(&[root.to_path_buf(), PathBuf::from("-")]).unwrap();
+        let rel: Vec<String> = w
+            .files
+            .iter()
+            .map(|p| p.strip_prefix(root).map(|r| r.display().to_string()).unwrap_or_else(|_| p.display().to_string()))
+            .collect();
+        assert_eq!(rel, ["a/x.jsonl", "b/1.log", "b/2.json.gz", "c/access.TXT", "top.ndjson", "-"]);
+        assert!(w.errors.is_empty());
+        // A named file is read whatever its name.
+        let csv = root.join("c/data.csv");
+        assert_eq!(walk(std::slice::from_ref(&csv)).unwrap().files, [csv]);
+        // Typos and empty directories are errors, not "no events".
+        let e = walk(&[root.join("nope")]).unwrap_err();
+        assert!(matches!(e, EventsError::NotFound { .. }), "{e}");
+        std::fs::create_dir(root.join("empty")).unwrap();
+        let e = walk(&[root.join("empty")]).unwrap_err();
+        assert!(matches!(e, EventsError::NoEventFiles { .. }), "{e}");
     }
 
     #[test]

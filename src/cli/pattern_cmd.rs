@@ -27,12 +27,13 @@ pub enum PatternCmd {
     /// Input: CloudTrail files (`{"Records":[...]}`), JSON objects, arrays or JSON Lines, or
     /// plain-text logs (one event per line, like `aws logs test-metric-filter`), optionally
     /// gzip-compressed. A file that is not JSON records throughout is read line by line.
+    /// Directories are walked recursively (*.json, *.jsonl, *.ndjson, *.log, *.txt, *.gz).
     /// No FILE, or `-`, reads stdin.
     Test {
         /// The filter pattern.
         #[arg(allow_hyphen_values = true)]
         pattern: String,
-        /// Event files (`-` = stdin).
+        /// Event files or directories (`-` = stdin).
         files: Vec<PathBuf>,
     },
     /// Compare two patterns: equivalent, one covers the other, neither, or unknown.
@@ -74,10 +75,12 @@ fn check(src: &str, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result
 fn test(src: &str, files: &[PathBuf], format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let pat = pattern::parse(src)?;
     let stdin = [PathBuf::from("-")];
-    let files = if files.is_empty() { &stdin[..] } else { files };
+    // A missing path or a directory without log files is an error before any output: a typo
+    // must never read as "nothing matched".
+    let walked = events::walk(if files.is_empty() { &stdin } else { files }).map_err(one_line)?;
     // One input: its error is the error. Several: warn, test the others, and fail at the end
     // (ripgrep's habit), so one corrupt file in a month of CloudTrail does not hide the rest.
-    let single = files.len() == 1;
+    let single = walked.files.len() == 1 && walked.errors.is_empty();
     // (path, the error on one line)
     let mut unreadable: Vec<(String, String)> = Vec::new();
     let mut skip = |e: &events::EventsError| {
@@ -85,9 +88,10 @@ fn test(src: &str, files: &[PathBuf], format: OutputFormat, out: &mut dyn Write)
         warn(&format!("skipped: {why}"));
         unreadable.push((e.path().to_string(), why));
     };
+    walked.errors.iter().for_each(&mut skip);
     let (mut total, mut read) = (0usize, 0usize);
     let mut matched = Vec::new();
-    for path in files {
+    for path in &walked.files {
         let file = match events::read_log_file(path) {
             Ok(f) => f,
             Err(e) if single => return Err(one_line(e)),

@@ -1,5 +1,6 @@
 //! `cwfix pattern diff|test` as a user runs them: the real binary, no AWS and no moto server.
-//! Issue #11: exact numbers, the work budget, plain-text lines, original event text.
+//! Issue #11 (exact numbers, the work budget, plain-text lines, original event text) and
+//! issue #15 item 8 (`pattern test DIR`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -204,4 +205,63 @@ fn r11_terms_see_the_original_event_text() {
         // Matches are printed as they were written.
         assert_eq!(out.stdout.lines().next(), Some(rec), "{out:?}");
     }
+}
+
+// ------------------------------------------------------------------------------- test: directories
+
+#[test]
+fn r15_test_walks_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("AWSLogs");
+    let rec = |name: &str| format!("{{\"eventName\":\"{name}\"}}");
+    let trail = |names: &[&str]| {
+        let recs: Vec<String> = names.iter().map(|n| rec(n)).collect();
+        gz(format!("{{\"Records\":[{}]}}", recs.join(",")).as_bytes())
+    };
+    let ct = root.join("111122223333/CloudTrail");
+    write(&ct.join("us-east-1/2026/11/21/b.json.gz"), &trail(&["StopLogging", "B1"]));
+    write(&ct.join("us-east-1/2026/11/20/a.json.gz"), &trail(&["A1", "StopLogging"]));
+    write(&ct.join("eu-west-1/2026/11/20/c.json.gz"), &trail(&["StopLogging"]));
+    write(&root.join("111122223333/CloudTrail-Digest/us-east-1/d.json.gz"), &trail(&["StopLogging"]));
+    write(&root.join("exports/lines.jsonl"), format!("{}\n", rec("StopLogging")).as_bytes());
+    write(&root.join("exports/app.log"), b"12:00 StopLogging requested\n");
+    write(&root.join("exports/notes.md"), b"StopLogging is in the CIS list\n");
+    write(&root.join(".cache/x.json"), rec("StopLogging").as_bytes());
+
+    let out = run_in(dir.path(), &["pattern", "test", "StopLogging", "AWSLogs"], "");
+    assert_eq!(out.code, 0, "{out:?}");
+    // Sorted walk: eu-west-1 before us-east-1, 11/20 before 11/21, exports last; no digest,
+    // no hidden folder, no .md file.
+    assert_eq!(
+        out.stdout,
+        format!("{s}\n{s}\n{s}\n12:00 StopLogging requested\n{s}\n", s = rec("StopLogging")),
+        "{out:?}"
+    );
+    assert_eq!(out.stderr, "5 of 7 events matched (5 files)\n", "{out:?}");
+
+    // An unreadable file is reported on one line and the run fails, after testing the rest.
+    write(&ct.join("us-east-1/2026/11/22/broken.json.gz"), &trail(&["StopLogging"])[..20]);
+    let out = run_in(dir.path(), &["pattern", "test", "StopLogging", "AWSLogs", "-o", "json"], "");
+    assert_eq!(out.code, 1, "{out:?}");
+    let v = out.json();
+    assert_eq!((v["matches"].as_u64(), v["files"].as_u64()), (Some(5), Some(5)), "{v}");
+    let bad = v["unreadable"].as_array().unwrap();
+    assert_eq!(bad.len(), 1, "{v}");
+    assert!(bad[0]["path"].as_str().unwrap().ends_with("broken.json.gz"), "{v}");
+    assert!(out.stderr.starts_with("warning: skipped: cannot decompress `"), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+}
+
+#[test]
+fn r15_test_missing_path_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_in(dir.path(), &["pattern", "test", "StopLogging", "AWSLogs/"], "");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, "error: `AWSLogs/`: no such file or directory\n", "{out:?}");
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let out = run_in(dir.path(), &["pattern", "test", "StopLogging", "empty"], "");
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+    assert!(out.stderr.starts_with("error: `empty` holds no event files"), "{out:?}");
 }
