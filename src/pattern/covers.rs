@@ -135,9 +135,10 @@ pub fn covers(existing: &Pattern, required: &Pattern) -> Coverage {
 /// [`covers`] with an explicit work budget.
 ///
 /// A step is one unit of the procedure's inner loops: one atom-against-atom implication test,
-/// one 64-atom word of a disjunct-against-disjunct subset test, or one atom of a candidate
-/// witness built and evaluated. When the steps needed exceed `budget` the answer is `Unknown`,
-/// with a reason that says so and how large both patterns expand.
+/// one 64-atom word of a set operation, one node of the covering pattern's formula evaluated
+/// on a disjunct; each candidate witness event built and evaluated costs 40 steps per atom
+/// and node involved. When the steps needed exceed `budget` the answer is `Unknown`, with a
+/// reason that says so and how large both patterns expand.
 pub fn covers_with_budget(existing: &Pattern, required: &Pattern, budget: u64) -> Coverage {
     if existing.body == required.body {
         return Coverage::Covers;
@@ -524,7 +525,7 @@ fn decide(
     work: &mut Work,
 ) -> Result<Coverage, Exhausted> {
     let (na, nb) = (a.atoms.len(), b.atoms.len());
-    work.spend(nb * na + nb * nb / 2)?;
+    work.spend(nb * (na + nb))?;
     // implied[i]: the atoms of `a` that atom i of `b` implies; clashes[i]: the atoms of `b` no
     // node can satisfy together with atom i.
     let implied: Vec<Bits> =
