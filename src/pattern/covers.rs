@@ -271,7 +271,7 @@ fn expand(e: &Expr<u32>, n_atoms: usize) -> Vec<Vec<u32>> {
 /// case exactly when some DNF disjunct of `e` lies within `set`, so the covering pattern never
 /// needs expanding: one walk of its tree replaces a scan of its (possibly thousands of)
 /// disjuncts.
-fn holds_within(e: &Expr<u32>, set: &Bits) -> bool {
+fn holds_within(e: &Expr<u32>, set: &[u64]) -> bool {
     match e {
         Expr::Atom(i) => set[*i as usize / 64] >> (*i % 64) & 1 == 1,
         Expr::And(c) => c.iter().all(|c| holds_within(c, set)),
@@ -478,10 +478,6 @@ fn bits_of(n_atoms: usize, members: impl IntoIterator<Item = usize>) -> Bits {
     b
 }
 
-fn intersects(a: &Bits, b: &Bits) -> bool {
-    a.iter().zip(b).any(|(x, y)| x & y != 0)
-}
-
 // ---------------------------------------------------------------------------------------- JSON coverage
 
 fn covers_json(existing: &Pattern, required: &Pattern, budget: u64) -> Coverage {
@@ -525,29 +521,47 @@ fn decide(
     work: &mut Work,
 ) -> Result<Coverage, Exhausted> {
     let (na, nb) = (a.atoms.len(), b.atoms.len());
-    work.spend(nb * (na + nb))?;
-    // implied[i]: the atoms of `a` that atom i of `b` implies; clashes[i]: the atoms of `b` no
-    // node can satisfy together with atom i.
-    let implied: Vec<Bits> =
-        b.atoms.iter().map(|p| bits_of(na, (0..na).filter(|&j| implies(p, &a.atoms[j])))).collect();
-    let clashes: Vec<Bits> =
-        (0..nb).map(|i| bits_of(nb, (0..nb).filter(|&j| j != i && clash(&b.atoms[i], &b.atoms[j])))).collect();
     let (wa, wb) = (na.div_ceil(64), nb.div_ceil(64));
+    work.spend(nb * (na + nb))?;
+    // Row i of `implied`: the atoms of `a` that atom i of `b` implies. Row i of `clashes`: the
+    // atoms of `b` no node can satisfy together with atom i. Flat, one allocation each.
+    let mut implied = vec![0u64; nb * wa];
+    let mut clashes = vec![0u64; nb * wb];
+    for (i, p) in b.atoms.iter().enumerate() {
+        for (j, q) in a.atoms.iter().enumerate() {
+            if implies(p, q) {
+                implied[i * wa + j / 64] |= 1 << (j % 64);
+            }
+        }
+        for (j, q) in b.atoms.iter().enumerate().skip(i + 1) {
+            if clash(p, q) {
+                clashes[i * wb + j / 64] |= 1 << (j % 64);
+                clashes[j * wb + i / 64] |= 1 << (i % 64);
+            }
+        }
+    }
     let resolve = |bd: &[u32]| -> Conj<'_> { bd.iter().map(|&i| &b.atoms[i as usize]).collect() };
     let mut falsify: Option<Vec<&Selector>> = None;
     let far = literal_bound(a.atoms.iter().chain(&b.atoms));
     // Steps per candidate event: building it and evaluating both patterns on it.
     let per_event = |bd: &[u32]| WITNESS_COST * (bd.len() + a.nodes + b.nodes);
     let mut first_uncovered: Option<&[u32]> = None;
+    let (mut members, mut reach) = (vec![0u64; wb], vec![0u64; wa]);
     for bd in b_dnf {
         work.spend(bd.len() * (wa + wb) + a.nodes)?;
-        let members = bits_of(nb, bd.iter().map(|&i| i as usize));
-        if bd.iter().any(|&i| intersects(&clashes[i as usize], &members)) {
-            continue; // cannot match: vacuously covered
+        if bd.len() > 1 {
+            members.fill(0);
+            for &i in bd {
+                members[i as usize / 64] |= 1 << (i % 64);
+            }
+            let row = |i: u32| &clashes[i as usize * wb..][..wb];
+            if bd.iter().any(|&i| row(i).iter().zip(&members).any(|(x, y)| x & y != 0)) {
+                continue; // cannot match: vacuously covered
+            }
         }
-        let mut reach = vec![0u64; wa];
+        reach.fill(0);
         for &i in bd {
-            for (r, x) in reach.iter_mut().zip(&implied[i as usize]) {
+            for (r, x) in reach.iter_mut().zip(&implied[i as usize * wa..][..wa]) {
                 *r |= x;
             }
         }
