@@ -1,5 +1,6 @@
 //! Pattern engine benchmarks: parse the CIS v3 patterns, evaluate them over a synthetic
-//! CloudTrail corpus (events/s), and compare a baseline against many existing filters.
+//! CloudTrail corpus (events/s), compare a baseline against many existing filters, and
+//! compare large OR-heavy patterns (the work budget).
 //!
 //! The corpus is generated deterministically (fixed-seed LCG) so runs are comparable.
 
@@ -191,6 +192,33 @@ fn bench(c: &mut Criterion) {
                 }
             }
             n
+        })
+    });
+    g.finish();
+
+    // Work budget (issue #11): the two ~550-character OR-heavy patterns of
+    // tests/data/pattern/pathological.txt (4096 disjuncts each, no witness can separate them)
+    // took minutes before the budget; now `equivalent` gives up with `Unknown` after a bounded
+    // number of steps. Parsed afresh each time, so DNF expansion is included.
+    let lines: Vec<&str> =
+        include_str!("../tests/data/pattern/pathological.txt").lines().filter(|l| !l.starts_with('#')).collect();
+    let product = |v: &str, w: &str| {
+        let groups: Vec<String> = (0..12).map(|i| format!("($.g{i:02} = {v} || $.g{i:02} = {w})")).collect();
+        format!("{{ {} }}", groups.join(" && "))
+    };
+    let (exact, prefix) = (product("v1", "p2"), product("v*", "p*"));
+    let mut g = c.benchmark_group("covers_large");
+    g.sample_size(10);
+    g.bench_function("pathological_pair_equivalent_budgeted", |b| {
+        b.iter(|| {
+            let (a, b) = (pattern::parse(lines[0]).unwrap(), pattern::parse(lines[1]).unwrap());
+            pattern::equivalent(&a, &b).relation()
+        })
+    });
+    g.bench_function("product_4096_disjuncts_equivalent", |b| {
+        b.iter(|| {
+            let (a, b) = (pattern::parse(&prefix).unwrap(), pattern::parse(&exact).unwrap());
+            pattern::equivalent(&a, &b).relation()
         })
     });
     g.finish();

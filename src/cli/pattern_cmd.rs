@@ -22,15 +22,18 @@ pub enum PatternCmd {
         #[arg(allow_hyphen_values = true)]
         pattern: String,
     },
-    /// Print the events a pattern matches (one compact JSON per line).
+    /// Print the events a pattern matches, one per line, as written in the input.
     ///
-    /// Input: a JSON object, a JSON array, a CloudTrail `{"Records":[...]}` file or JSON Lines,
-    /// optionally gzip-compressed. No FILE, or `-`, reads stdin.
+    /// Input: CloudTrail files (`{"Records":[...]}`), JSON objects, arrays or JSON Lines, or
+    /// plain-text logs (one event per line, like `aws logs test-metric-filter`), optionally
+    /// gzip-compressed. A file that is not JSON records throughout is read line by line.
+    /// Directories are walked recursively (*.json, *.jsonl, *.ndjson, *.log, *.txt, *.gz).
+    /// No FILE, or `-`, reads stdin.
     Test {
         /// The filter pattern.
         #[arg(allow_hyphen_values = true)]
         pattern: String,
-        /// Event files (`-` = stdin).
+        /// Event files or directories (`-` = stdin).
         files: Vec<PathBuf>,
     },
     /// Compare two patterns: equivalent, one covers the other, neither, or unknown.
@@ -71,30 +74,107 @@ fn check(src: &str, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result
 
 fn test(src: &str, files: &[PathBuf], format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let pat = pattern::parse(src)?;
-    let values = events::read_paths(files)?;
-    let total = values.len();
+    let stdin = [PathBuf::from("-")];
+    // A missing path or a directory without log files is an error before any output: a typo
+    // must never read as "nothing matched".
+    let walked = events::walk(if files.is_empty() { &stdin } else { files }).map_err(one_line)?;
+    // One input: its error is the error. Several: warn, test the others, and fail at the end
+    // (ripgrep's habit), so one corrupt file in a month of CloudTrail does not hide the rest.
+    let single = walked.files.len() == 1 && walked.errors.is_empty();
+    // (path, the error on one line)
+    let mut unreadable: Vec<(String, String)> = Vec::new();
+    let mut skip = |e: &events::EventsError| {
+        let why = one_line_text(e);
+        warn(&format!("skipped: {why}"));
+        unreadable.push((e.path().to_string(), why));
+    };
+    walked.errors.iter().for_each(&mut skip);
+    let (mut total, mut read) = (0usize, 0usize);
     let mut matched = Vec::new();
-    for (i, v) in values.into_iter().enumerate() {
-        let ev = Event::from_value(v);
-        if pat.matches(&ev) {
-            if format == OutputFormat::Human {
-                // The event text is the compact serialisation the term patterns saw.
-                writeln!(out, "{}", ev.text())?;
+    for path in &walked.files {
+        let file = match events::read_log_file(path) {
+            Ok(f) => f,
+            Err(e) if single => return Err(one_line(e)),
+            Err(e) => {
+                skip(&e);
+                continue;
             }
-            matched.push(i);
+        };
+        read += 1;
+        if let Some((line, why)) = file.malformed.first() {
+            let more = match file.malformed.len() {
+                1 => String::new(),
+                n => format!(" (and {} more such lines)", n - 1),
+            };
+            warn(&format!(
+                "`{}` line {line} looks like JSON but is not ({why}); read as plain text{more}",
+                path.display()
+            ));
         }
+        for ev in &file.events {
+            if pat.matches(ev) {
+                if format == OutputFormat::Human {
+                    writeln!(out, "{}", shown(ev))?;
+                }
+                matched.push(total);
+            }
+            total += 1;
+        }
+    }
+    if read == 0 {
+        anyhow::bail!("none of the {} inputs could be read", unreadable.len());
     }
     match format {
         OutputFormat::Human => {
             // The summary is not product output: stderr, so `> matches.jsonl` stays clean.
-            let _ = writeln!(std::io::stderr(), "{} of {} events matched", matched.len(), total);
+            let files = if read == 1 { "1 file".to_string() } else { format!("{read} files") };
+            let skipped =
+                if unreadable.is_empty() { String::new() } else { format!(", {} unreadable", unreadable.len()) };
+            let _ = writeln!(std::io::stderr(), "{} of {} events matched ({files}{skipped})", matched.len(), total);
         }
         OutputFormat::Json => write_json(
             out,
-            &json!({"pattern": pat.canonical(), "total": total, "matches": matched.len(), "matched": matched}),
+            &json!({
+                "pattern": pat.canonical(),
+                "total": total,
+                "matches": matched.len(),
+                "matched": matched,
+                "files": read,
+                "unreadable": unreadable.iter().map(|(path, why)| json!({"path": path, "error": why})).collect::<Vec<_>>(),
+            }),
         )?,
     }
-    Ok(Exit::Success)
+    // Unreadable inputs make the run fail even though the readable ones were tested.
+    Ok(if unreadable.is_empty() { Exit::Success } else { Exit::Failure })
+}
+
+/// The text printed for a matched event: as it was written, unless it spans several lines
+/// (a pretty-printed JSON file), which is printed compactly to keep one event per line.
+fn shown(ev: &Event) -> std::borrow::Cow<'_, str> {
+    match ev.value() {
+        Some(doc) if ev.text().contains('\n') => serde_json::to_string(doc).unwrap_or_default().into(),
+        _ => ev.text().into(),
+    }
+}
+
+fn warn(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "warning: {msg}");
+}
+
+/// An error and its causes on one line (`cannot decompress `x.gz`: invalid gzip header`).
+fn one_line_text(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+fn one_line(e: events::EventsError) -> anyhow::Error {
+    anyhow::anyhow!(one_line_text(&e))
 }
 
 fn coverage_json(c: &Coverage) -> Value {

@@ -63,10 +63,16 @@ fn sort_terms(terms: &mut Vec<Term>) {
     terms.extend(keyed.into_iter().map(|(_, t)| t));
 }
 
-/// A quoted blank phrase (`" "` or `""`) is documented as "match everything" [D S2] (§2 rule 8);
-/// as a required or optional term it is always satisfied.
+/// The blank phrase: a single space in quotes, `" "`, is documented as "match everything"
+/// [D S2] (§2 rule 8); as a required or optional term it is always satisfied, even by a
+/// message without a space ([U] §2 rule 8: the spec's reading). `""` is satisfied by every
+/// message anyway (it is a substring of any text), so it counts too.
+///
+/// Nothing else does: AWS documents only the single space, so `"  "`, `"\t"` or `"\u{a0}"`
+/// are ordinary phrases that must occur in the message. Reading any whitespace as match-all
+/// made such a phrase "cover" every baseline.
 pub(crate) fn is_blank_phrase(t: &Term) -> bool {
-    matches!(t, Term::Text { text, .. } if text.trim().is_empty())
+    matches!(t, Term::Text { text, .. } if text == " " || text.is_empty())
 }
 
 fn canon_terms(mut t: TermPattern) -> TermPattern {

@@ -50,6 +50,13 @@ impl Event {
         Ok(Event { doc: Some(doc), text: OnceLock::from(text.to_string()), fields: OnceLock::new() })
     }
 
+    /// A plain-text log message that is not JSON: JSON patterns never match it (§1); term and
+    /// space-delimited patterns see `text` exactly as given. For callers that already tried to
+    /// parse the text (and want the error), where [`Event::from_message`] would parse again.
+    pub fn from_text(text: &str) -> Event {
+        Event { doc: None, text: OnceLock::from(text.to_string()), fields: OnceLock::new() }
+    }
+
     /// An arbitrary log message. It is parsed as JSON only if it looks like a JSON object or
     /// array; otherwise JSON patterns never match it (§1).
     pub fn from_message(text: &str) -> Event {
@@ -257,37 +264,71 @@ fn scalar_text(n: &Json) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The numeric value of a node for a number literal: JSON numbers, and — [U] §11.1/§11.2 —
-/// strings that read as numbers, by analogy with space-delimited fields, which are always text
-/// yet compare numerically (`status_code = 404` matches `404`, vector `sd-doc-status-or`).
-fn numeric(n: &Json) -> Option<NumView<'_>> {
+/// The number a node holds for a number literal: JSON numbers, and — [U] §11.1/§11.2 — strings
+/// that read as numbers, by analogy with space-delimited fields, which are always text yet
+/// compare numerically (`status_code = 404` matches `404`, vector `sd-doc-status-or`).
+fn numeric(n: &Json) -> Option<FieldNum> {
     match n {
-        Json::Number(x) => Some(NumView { text: Cow::Owned(x.to_string()), value: x.as_f64()? }),
-        Json::String(s) => Some(NumView { text: Cow::Borrowed(s), value: parse_number(s)? }),
+        Json::Number(x) => Some(FieldNum::new(&x.to_string(), x.as_f64()?)),
+        Json::String(s) => Some(FieldNum::new(s, parse_number(s)?)),
         _ => None,
     }
 }
 
-struct NumView<'a> {
-    text: Cow<'a, str>,
-    value: f64,
+/// A field's number as comparisons see it. This is *the* number rule, shared with coverage
+/// (`covers::implies` must agree with it or coverage is unsound):
+///
+/// - an integer text (`[+-]digits`, within i128) compares *exactly* with an integer literal, so
+///   20-digit ids and numbers past 2^53 are told apart;
+/// - everything else compares as f64: a field with a fraction or exponent (`1.5`, `1e3`,
+///   `9007199254740993.0`) against any literal, and an integer field against a literal with a
+///   fraction or exponent (the field is rounded to the nearest f64 first).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum FieldNum {
+    Int(i128),
+    Float(f64),
 }
 
-/// Exact integer comparison when both sides are plain integers (20-digit ids lose precision as
-/// f64); otherwise compare as f64.
-fn num_cmp(field: &NumView<'_>, lit: &Number) -> Option<std::cmp::Ordering> {
-    fn int(s: &str) -> Option<i128> {
-        let t = s.strip_prefix('+').unwrap_or(s);
-        if t.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-            t.parse().ok()
-        } else {
-            None
+impl FieldNum {
+    /// `value` must be the f64 reading of `text`.
+    pub(crate) fn new(text: &str, value: f64) -> FieldNum {
+        match int_text(text) {
+            Some(i) => FieldNum::Int(i),
+            None => FieldNum::Float(value),
         }
     }
-    if let (Some(a), Some(b)) = (int(&field.text), int(&lit.text)) {
-        return Some(a.cmp(&b));
+}
+
+/// `[+-]digits` within i128, else `None`.
+pub(crate) fn int_text(s: &str) -> Option<i128> {
+    let t = s.strip_prefix('+').unwrap_or(s);
+    if t.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        t.parse().ok()
+    } else {
+        None
     }
-    field.value.partial_cmp(&lit.value)
+}
+
+impl Number {
+    /// The literal as an exact integer, when it is written as one (see [`FieldNum`]).
+    pub(crate) fn as_int(&self) -> Option<i128> {
+        int_text(&self.text)
+    }
+}
+
+/// Order of a field against a literal (see [`FieldNum`] for the rule).
+pub(crate) fn num_cmp(field: FieldNum, lit: &Number) -> Option<std::cmp::Ordering> {
+    match (field, lit.as_int()) {
+        (FieldNum::Int(a), Some(b)) => Some(a.cmp(&b)),
+        // `as` rounds to nearest, ties to even: the same f64 that parsing the field's text gives.
+        (FieldNum::Int(a), None) => (a as f64).partial_cmp(&lit.value),
+        (FieldNum::Float(x), _) => x.partial_cmp(&lit.value),
+    }
+}
+
+/// Does `field op lit` hold?
+pub(crate) fn num_holds(field: FieldNum, op: CmpOp, lit: &Number) -> bool {
+    cmp_num(num_cmp(field, lit), op)
 }
 
 fn cmp_num(ord: Option<std::cmp::Ordering>, op: CmpOp) -> bool {
@@ -306,7 +347,7 @@ fn cmp_num(ord: Option<std::cmp::Ordering>, op: CmpOp) -> bool {
 pub(crate) fn cmp_json(n: &Json, op: CmpOp, v: &Value) -> bool {
     match v {
         Value::Num(lit) => match numeric(n) {
-            Some(f) => cmp_num(num_cmp(&f, lit), op),
+            Some(f) => num_holds(f, op, lit),
             None => false,
         },
         Value::Str(p) => match scalar_text(n) {
@@ -324,7 +365,7 @@ pub(crate) fn cmp_json(n: &Json, op: CmpOp, v: &Value) -> bool {
 fn cmp_text(text: &str, op: CmpOp, v: &Value) -> bool {
     match v {
         Value::Num(lit) => match parse_number(text) {
-            Some(value) => cmp_num(num_cmp(&NumView { text: Cow::Borrowed(text), value }, lit), op),
+            Some(value) => num_holds(FieldNum::new(text, value), op, lit),
             None => false,
         },
         Value::Str(p) => (op == CmpOp::Eq) == p.matches(text),
@@ -404,7 +445,12 @@ mod tests {
     #[test]
     fn big_integers_compare_exactly() {
         let lit = Number { text: "12345678901234567891".into(), value: 12345678901234567891.0 };
-        let f = NumView { text: Cow::Borrowed("12345678901234567892"), value: 12345678901234567892.0 };
-        assert_eq!(num_cmp(&f, &lit), Some(std::cmp::Ordering::Greater));
+        let f = FieldNum::new("12345678901234567892", 12345678901234567892.0);
+        assert_eq!(num_cmp(f, &lit), Some(std::cmp::Ordering::Greater));
+        // Past 2^53 an integer literal still separates neighbours; a `.0` literal does not.
+        let lit = Number { text: "9007199254740992".into(), value: 9007199254740992.0 };
+        assert!(num_holds(FieldNum::new("9007199254740993", 9007199254740992.0), CmpOp::Gt, &lit));
+        let lit = Number { text: "9007199254740992.0".into(), value: 9007199254740992.0 };
+        assert!(!num_holds(FieldNum::new("9007199254740993", 9007199254740992.0), CmpOp::Gt, &lit));
     }
 }

@@ -10,7 +10,8 @@
 //!   normalised spelling (§12.1).
 //! - [`Event`] holds one log event parsed once; [`Pattern::matches`] evaluates with AWS's
 //!   semantics (§8).
-//! - [`covers`] / [`equivalent`] decide implication soundly or say `Unknown` (§12.2).
+//! - [`covers`] / [`equivalent`] decide implication soundly or say `Unknown` (§12.2), within a
+//!   bounded amount of work ([`WORK_BUDGET`]).
 //!
 //! Open questions of the spec (§11) that the code had to decide are marked `[U]` where the
 //! decision is made.
@@ -25,7 +26,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
-pub use covers::{covers, equivalent, Coverage, Equivalence, Relation, DNF_CAP};
+pub use covers::{
+    covers, covers_with_budget, equivalent, equivalent_with_budget, Coverage, Equivalence, Relation, DNF_CAP,
+    WORK_BUDGET,
+};
 pub use eval::Event;
 pub use parser::{ParseError, ParseErrorKind, MAX_LEN, MAX_REGEX, MAX_WILDCARD_SELECTORS};
 
@@ -70,8 +74,8 @@ pub struct Pattern {
     canonical: String,
     /// The compiled evaluation form of a JSON body (built once at parse time).
     plan: Option<eval::Plan>,
-    /// The JSON DNF, computed on first use by `covers` (`None` beyond `DNF_CAP`).
-    dnf: OnceLock<Option<Vec<covers::Conj>>>,
+    /// The form `covers` works on (JSON only), computed on first use.
+    prepared: OnceLock<Option<covers::Prepared>>,
 }
 
 /// Parse a filter pattern (quotas included: 1024 characters, 2 regexes, 1 wildcard per
@@ -83,7 +87,7 @@ pub fn parse(src: &str) -> Result<Pattern, ParseError> {
         Body::Json(e) => Some(eval::compile(e)),
         _ => None,
     };
-    Ok(Pattern { source: src.to_string(), body, canonical, plan, dnf: OnceLock::new() })
+    Ok(Pattern { source: src.to_string(), body, canonical, plan, prepared: OnceLock::new() })
 }
 
 impl Pattern {
@@ -137,10 +141,11 @@ impl Pattern {
         Some(out)
     }
 
-    pub(crate) fn dnf(&self) -> Option<&Vec<covers::Conj>> {
-        self.dnf
+    /// The interned atoms, expression and DNF of a JSON pattern (`None` for other classes).
+    pub(crate) fn prepared(&self) -> Option<&covers::Prepared> {
+        self.prepared
             .get_or_init(|| match &self.body {
-                Body::Json(e) => covers::dnf(e, DNF_CAP),
+                Body::Json(e) => Some(covers::prepare(e)),
                 _ => None,
             })
             .as_ref()

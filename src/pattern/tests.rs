@@ -647,6 +647,217 @@ fn baseline_against_many_filters_is_fast() {
     assert!(t.elapsed() < std::time::Duration::from_secs(10), "{:?}", t.elapsed());
 }
 
+/// Issue #11: AWS documents only `" "` as the match-everything phrase; other whitespace was
+/// read as match-all too, and such a filter then "covered" every baseline.
+#[test]
+fn r11_only_the_single_space_phrase_matches_everything() {
+    let plain = Event::from_message("StopLogging by alice");
+    for blank in ["\" \"", "\"\""] {
+        let pat = p(blank);
+        assert!(pat.matches(&plain), "{blank}");
+        assert_eq!(pat.canonical(), "", "{blank}");
+        assert!(covers(&pat, &p("StopLogging")).is_covered(), "{blank}");
+    }
+    // `?" "` makes the optional group match everything; `-" "` excludes everything.
+    assert!(covers(&p("?\" \" ?x"), &p("StopLogging")).is_covered());
+    assert!(!p("-\" \"").matches(&plain));
+    for phrase in ["\"\t\"", "\"\u{a0}\"", "\"  \""] {
+        let pat = p(phrase);
+        let text = &phrase[1..phrase.len() - 1];
+        assert_ne!(pat.canonical(), "", "{phrase:?} must stay in the canonical form");
+        assert!(!pat.matches(&plain), "{phrase:?} matched a message without it");
+        assert!(pat.matches(&Event::from_message(&format!("a{text}b"))), "{phrase:?}");
+        // It covers nothing that does not contain it ...
+        match covers(&pat, &p("StopLogging")) {
+            Coverage::NotCovered { witness: Some(w), .. } => assert_eq!(w, json!({"message": "StopLogging"})),
+            other => panic!("{phrase:?}: {other:?}"),
+        }
+        // ... and as a required term it is not dropped.
+        assert!(!covers(&p(&format!("{phrase} StopLogging")), &p("StopLogging")).is_covered(), "{phrase:?}");
+        assert!(covers(&p("StopLogging"), &p(&format!("{phrase} StopLogging"))).is_covered(), "{phrase:?}");
+    }
+}
+
+// ------------------------------------------------------------------------------------ work budget
+
+fn pathological_pair() -> (Pattern, Pattern) {
+    let lines: Vec<&str> =
+        include_str!("../../tests/data/pattern/pathological.txt").lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(lines.len(), 2);
+    (p(lines[0]), p(lines[1]))
+}
+
+/// `(sel0 = v0 || sel0 = w0) && ... ` over `n` selectors: 2^n disjuncts.
+fn product(n: usize, v: &str, w: &str) -> String {
+    (0..n).map(|i| format!("($.g{i:02} = {v} || $.g{i:02} = {w})")).collect::<Vec<_>>().join(" && ")
+}
+
+/// Issue #11: two OR-heavy patterns kept `diff` busy for minutes. The work is now counted and
+/// bounded: past the budget the answer is `unknown`, saying why, on every machine alike.
+#[test]
+fn r11_covers_has_a_work_budget() {
+    let (a, b) = pathological_pair();
+    assert!(a.source().len() > 500 && b.source().len() > 500);
+    let e = equivalent(&a, &b);
+    let Coverage::Unknown { reason } = &e.a_covers_b else { panic!("{:?}", e.a_covers_b) };
+    assert!(reason.contains("work budget") && reason.contains("4096 disjuncts"), "{reason}");
+    // The other direction has a witness right away.
+    assert!(matches!(e.b_covers_a, Coverage::NotCovered { witness: Some(_), .. }), "{:?}", e.b_covers_a);
+    assert_eq!(e.relation(), Relation::Unknown);
+    // Given the work it needs, the same question ends in the ordinary `unknown`.
+    match covers_with_budget(&a, &b, 100 * WORK_BUDGET) {
+        Coverage::Unknown { reason } => assert!(reason.contains("no counterexample"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(equivalent(&a, &b), e, "deterministic");
+    // A budget is a budget: even a small comparison gives up when it is too small.
+    let (u12, u14) = (corpus_pattern("sh-CloudWatch.2"), corpus_pattern("v3.0.0-4.1"));
+    assert!(matches!(covers_with_budget(&u14, &u12, 3), Coverage::Unknown { .. }));
+    assert!(matches!(covers_with_budget(&u14, &u12, WORK_BUDGET), Coverage::NotCovered { .. }));
+    // Identical patterns need no work.
+    assert!(covers_with_budget(&a, &a, 0).is_covered());
+}
+
+/// Large products are decided within the budget: the covering pattern is never expanded (its
+/// formula is evaluated on each disjunct's implied atoms), so the work is linear in its size.
+#[test]
+fn large_products_are_decided() {
+    let (exact, prefix) =
+        (p(&format!("{{ {} }}", product(12, "v1", "p2"))), p(&format!("{{ {} }}", product(12, "v*", "p*"))));
+    assert_eq!(equivalent(&prefix, &exact).relation(), Relation::ACoversB);
+    // ... with a differing tail: every disjunct agrees up to the last group.
+    let tail = |v: &str, w: &str| p(&format!("{{ {} && ($.z = {v} || $.z = {w}) }}", product(11, "*", "p*")));
+    let (a, b) = (tail("nope1", "nope2"), tail("w1", "w2"));
+    assert_eq!(equivalent(&a, &b).relation(), Relation::Neither);
+    assert_not_covered(&a, &b);
+    // A covering pattern past the DNF cap is fine; a covered one is not expanded.
+    let huge = p(&format!("{{ {} }}", product(13, "*", "x")));
+    let small = p("{ $.g00 = a && $.g01 = b && $.g02 = c && $.g03 = d && $.g04 = e && $.g05 = f && $.g06 = g && $.g07 = h && $.g08 = i && $.g09 = j && $.g10 = k && $.g11 = l && $.g12 = m }");
+    assert!(covers(&huge, &small).is_covered());
+    match covers(&small, &huge) {
+        Coverage::Unknown { reason } => assert!(reason.contains("8192 disjuncts"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+// ------------------------------------------------------------------------------------ numbers past 2^53
+
+/// Issue #11: coverage compared numeric literals as f64 while evaluation compares integers
+/// exactly, so `> 9007199254740993` and `> 9007199254740992` were "equivalent" although
+/// `{"n":9007199254740993}` tells them apart.
+#[test]
+fn r11_integer_literals_compare_exactly_in_coverage() {
+    let diff = |a: &str, b: &str| {
+        let (a, b) = (p(&format!("{{ $.n {a} }}")), p(&format!("{{ $.n {b} }}")));
+        let e = equivalent(&a, &b);
+        for (c, covering, covered) in [(&e.a_covers_b, &a, &b), (&e.b_covers_a, &b, &a)] {
+            if let Some(w) = c.witness() {
+                let w = ev(w.clone());
+                assert!(covered.matches(&w) && !covering.matches(&w), "{covering} vs {covered}: {c:?}");
+            }
+        }
+        e
+    };
+    let witness_n = |c: &Coverage| c.witness().map(|w| w["n"].clone());
+    let e = diff("> 9007199254740993", "> 9007199254740992");
+    assert_eq!(e.relation(), Relation::BCoversA);
+    assert_eq!(witness_n(&e.a_covers_b), Some(json!(9007199254740993u64)));
+    let e = diff(">= 9007199254740993", ">= 9007199254740992");
+    assert_eq!(e.relation(), Relation::BCoversA);
+    assert_eq!(witness_n(&e.a_covers_b), Some(json!(9007199254740992u64)));
+    assert_eq!(diff("< 9007199254740993", "< 9007199254740992").relation(), Relation::ACoversB);
+    assert_eq!(diff("<= 9007199254740993", "<= 9007199254740992").relation(), Relation::ACoversB);
+    // A `.0` literal compares the field as an f64, where 2^53 + 1 rounds to 2^53.
+    let e = diff("> 9007199254740992.0", "> 9007199254740992");
+    assert_eq!(e.relation(), Relation::BCoversA);
+    assert_eq!(witness_n(&e.a_covers_b), Some(json!(9007199254740993u64)));
+    assert_eq!(diff("<= 9007199254740992.0", "<= 9007199254740992").relation(), Relation::ACoversB);
+    // ... and where no number tells them apart, they are equivalent.
+    assert!(diff(">= 9007199254740992.0", ">= 9007199254740992").is_equivalent());
+    assert!(diff("> 9007199254740993", "> 9007199254740992.0").is_equivalent());
+    // Below 2^53 nothing changed.
+    assert!(covers(&p("{ $.n > 5 }"), &p("{ $.n >= 6 }")).is_covered());
+    assert_not_covered(&p("{ $.n >= 6 }"), &p("{ $.n > 5 }"));
+    assert!(covers(&p("{ $.n >= 5.5 }"), &p("{ $.n > 5.5 }")).is_covered());
+}
+
+/// Literals around 2^53 and 2^54 (where f64 steps by 2 and 4), as integers, `.0` forms and
+/// exponents, and a few ordinary ones.
+const NUMBER_LITERALS: &[&str] = &[
+    "9007199254740991",
+    "9007199254740992",
+    "9007199254740993",
+    "9007199254740994",
+    "9007199254740992.0",
+    "9007199254740993.0",
+    "9.007199254740993e15",
+    "18014398509481985",
+    "18014398509481986",
+    "18014398509481986.0",
+    "-9007199254740993",
+    "-9007199254740992.0",
+    "5",
+    "5.5",
+    "1e3",
+    "1000",
+];
+
+/// Field values near the literals: integers as JSON numbers and as numeric strings, and the
+/// f64 neighbours as JSON floats.
+fn number_fields() -> Vec<Json> {
+    let mut out = Vec::new();
+    for base in [1i128 << 53, 1 << 54, -(1 << 53), 5, 1000] {
+        for d in -5..=5 {
+            let i = base + d;
+            out.push(serde_json::from_str::<Json>(&i.to_string()).unwrap());
+            out.push(json!(i.to_string()));
+            let x = i as f64;
+            for f in [x, x.next_up(), x.next_down(), x + 0.5] {
+                out.extend(serde_json::Number::from_f64(f).map(Json::Number));
+            }
+        }
+    }
+    out.push(json!("9007199254740993.0"));
+    out.push(json!("1e3"));
+    out
+}
+
+#[test]
+fn r11_numeric_coverage_agrees_with_evaluation() {
+    let events: Vec<(Json, Event)> = number_fields().into_iter().map(|f| (f.clone(), ev(json!({ "n": f })))).collect();
+    let mut pats = Vec::new();
+    for op in ["<", "<=", ">", ">=", "=", "!="] {
+        for lit in NUMBER_LITERALS {
+            pats.push(p(&format!("{{ $.n {op} {lit} }}")));
+        }
+    }
+    let mut decided = 0;
+    for a in &pats {
+        for b in &pats {
+            match covers(a, b) {
+                Coverage::Covers => {
+                    decided += 1;
+                    for (f, e) in &events {
+                        assert!(!b.matches(e) || a.matches(e), "{a} claimed to cover {b}, but n = {f} disagrees");
+                    }
+                }
+                Coverage::NotCovered { witness: Some(w), .. } => {
+                    decided += 1;
+                    let e = ev(w.clone());
+                    assert!(b.matches(&e) && !a.matches(&e), "witness {w} for {a} vs {b}");
+                }
+                Coverage::NotCovered { witness: None, .. } => panic!("{a} vs {b}: no witness"),
+                Coverage::Unknown { reason } => {
+                    // Only the `=`/`!=` pairs are left open ([U] §11.1, see `implies`).
+                    let text = format!("{a}{b}");
+                    assert!(text.contains(" = ") || text.contains("!="), "{a} vs {b}: {reason}");
+                }
+            }
+        }
+    }
+    assert!(decided > pats.len() * pats.len() / 2, "{decided}");
+}
+
 // ------------------------------------------------------------------------------------ properties
 
 mod props {
@@ -874,6 +1085,175 @@ mod props {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Numbers around 2^53 and 2^54 (where f64 steps by 2 and 4), their neighbours and their
+    /// `.0` and exponent spellings, and some small ones.
+    fn num_literal() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => (prop::sample::select(vec![1i128 << 53, 1 << 54, -(1 << 53)]), -3i128..=3, 0u8..3).prop_map(
+                |(base, d, form)| {
+                    let i = base + d;
+                    match form {
+                        0 => i.to_string(),
+                        1 => format!("{i}.0"),
+                        _ => format!("{i}e0"),
+                    }
+                }
+            ),
+            1 => (-20i32..20).prop_map(|n| n.to_string()),
+            1 => prop::sample::select(vec!["5.5", "-0", "+7", "1e3"]).prop_map(String::from),
+        ]
+    }
+
+    fn num_atom() -> impl Strategy<Value = String> {
+        let sel = prop::sample::select(vec!["$.n", "$.m"]);
+        prop_oneof![
+            4 => (sel.clone(), prop::sample::select(vec!["<", ">", "<=", ">=", "=", "!="]), num_literal())
+                .prop_map(|(s, o, v)| format!("{s} {o} {v}")),
+            1 => (sel, prop::sample::select(vec!["= *", "NOT EXISTS", "IS NULL", "= \"x\""]))
+                .prop_map(|(s, t)| format!("{s} {t}")),
+        ]
+    }
+
+    fn num_expr() -> impl Strategy<Value = String> {
+        num_atom().prop_recursive(3, 12, 3, |inner| {
+            (inner.clone(), prop::sample::select(vec![" && ", " || "]), inner)
+                .prop_map(|(a, op, b)| format!("({a}){op}({b})"))
+        })
+    }
+
+    /// A field value near the literals: integers as JSON numbers and numeric strings, f64
+    /// neighbours as JSON floats, and the non-numbers.
+    fn num_value() -> impl Strategy<Value = Json> {
+        let int =
+            (prop::sample::select(vec![1i128 << 53, 1 << 54, -(1 << 53), 0, 5]), -4i128..=4).prop_map(|(b, d)| b + d);
+        prop_oneof![
+            3 => int.clone().prop_map(|i| serde_json::from_str::<Json>(&i.to_string()).unwrap()),
+            1 => int.clone().prop_map(|i| Json::from(i.to_string())),
+            2 => (int, prop::sample::select(vec![0u8, 1, 2])).prop_map(|(i, k)| {
+                let x = i as f64;
+                let x = match k { 0 => x, 1 => x.next_up(), _ => x.next_down() };
+                Json::Number(serde_json::Number::from_f64(x).unwrap())
+            }),
+            1 => prop::sample::select(vec![Json::Null, Json::from("x"), Json::from(5.5), Json::Bool(true)]),
+        ]
+    }
+
+    /// Two patterns: independent, or the second a copy of the first with one number literal
+    /// moved by a few units or respelt (`.0`, exponent), which is where f64 and exact integer
+    /// comparison part ways.
+    fn num_pair() -> impl Strategy<Value = (String, String)> {
+        prop_oneof![
+            (num_expr(), num_expr()),
+            (num_expr(), any::<prop::sample::Index>(), -2i128..=2, 0u8..3).prop_map(|(a, k, d, form)| {
+                let b = nudge(&a, k, d, form);
+                (a, b)
+            }),
+        ]
+    }
+
+    fn nudge(src: &str, k: prop::sample::Index, d: i128, form: u8) -> String {
+        let lit = regex::Regex::new(r"([<>=]\s*)([+-]?[0-9][0-9.e]*)").unwrap();
+        let n = lit.find_iter(src).count();
+        if n == 0 {
+            return src.to_string();
+        }
+        let target = k.index(n);
+        let mut i = 0;
+        lit.replace_all(src, |c: &regex::Captures<'_>| {
+            i += 1;
+            if i - 1 != target {
+                return c[0].to_string();
+            }
+            let x: f64 = c[2].parse().unwrap_or(0.0);
+            let v = c[2].parse::<i128>().unwrap_or(x as i128) + d;
+            let text = match form {
+                0 => v.to_string(),
+                1 => format!("{v}.0"),
+                _ => format!("{v}e0"),
+            };
+            format!("{}{text}", &c[1])
+        })
+        .into_owned()
+    }
+
+    /// Events at the boundaries of the patterns' number literals: each literal's integer
+    /// neighbours (JSON integers and numeric strings) and f64 neighbours (JSON floats), in `n`
+    /// and in `m`. Where two literals differ only past 2^53, these are the events that tell
+    /// them apart.
+    fn boundary_docs(sources: &[&str]) -> Vec<Json> {
+        let lit = regex::Regex::new(r"[<>=]\s*([+-]?[0-9][0-9.e]*)").unwrap();
+        let mut values = Vec::new();
+        for src in sources {
+            for c in lit.captures_iter(src) {
+                let text = &c[1];
+                let Ok(x) = text.parse::<f64>() else { continue };
+                let base = text.parse::<i128>().unwrap_or(x as i128);
+                for d in -2..=2 {
+                    values.push(serde_json::from_str::<Json>(&(base + d).to_string()).unwrap());
+                    values.push(Json::from((base + d).to_string()));
+                }
+                for f in [x, x.next_up(), x.next_down(), x.next_up().next_up(), x.next_down().next_down()] {
+                    values.extend(serde_json::Number::from_f64(f).map(Json::Number));
+                }
+            }
+        }
+        values.iter().flat_map(|v| [json!({ "n": v }), json!({ "m": v }), json!({ "n": v, "m": v })]).collect()
+    }
+
+    fn num_doc() -> impl Strategy<Value = Json> {
+        (prop::option::of(num_value()), prop::option::of(num_value())).prop_map(|(n, m)| {
+            let mut d = serde_json::Map::new();
+            if let Some(n) = n {
+                d.insert("n".into(), n);
+            }
+            if let Some(m) = m {
+                d.insert("m".into(), m);
+            }
+            Json::Object(d)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Issue #11: `diff` never contradicts brute-force evaluation, in particular on numbers
+        /// past 2^53: a proven direction holds on every sampled event, and every witness is an
+        /// event the evaluator separates the patterns with.
+        #[test]
+        fn diff_never_contradicts_evaluation((a, b) in num_pair(), docs in prop::collection::vec(num_doc(), 24)) {
+            let (Ok(a), Ok(b)) = (parse(&format!("{{ {a} }}")), parse(&format!("{{ {b} }}"))) else { return Ok(()) };
+            let mut docs = docs;
+            docs.extend(boundary_docs(&[a.source(), b.source()]));
+            let e = equivalent(&a, &b);
+            for (c, covering, covered) in [(&e.a_covers_b, &a, &b), (&e.b_covers_a, &b, &a)] {
+                match c {
+                    Coverage::Covers => {
+                        for d in &docs {
+                            let ev = Event::from_value(d.clone());
+                            prop_assert!(!covered.matches(&ev) || covering.matches(&ev),
+                                "{} claimed to cover {} but {} disagrees", covering, covered, d);
+                        }
+                    }
+                    Coverage::NotCovered { witness, .. } => {
+                        let w = witness.clone().expect("JSON witnesses are always given");
+                        let ev = Event::from_value(w.clone());
+                        prop_assert!(covered.matches(&ev) && !covering.matches(&ev), "witness {} for {} vs {}", w, covering, covered);
+                    }
+                    Coverage::Unknown { .. } => {}
+                }
+            }
+            // The summary agrees with the two directions.
+            let want = match (e.a_covers_b.label(), e.b_covers_a.label()) {
+                ("covers", "covers") => Relation::Equivalent,
+                ("covers", "not_covered") => Relation::ACoversB,
+                ("not_covered", "covers") => Relation::BCoversA,
+                ("not_covered", "not_covered") => Relation::Neither,
+                _ => Relation::Unknown,
+            };
+            prop_assert_eq!(e.relation(), want);
         }
     }
 

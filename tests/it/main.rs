@@ -10,6 +10,7 @@ mod faults;
 mod hunting;
 mod kms;
 mod operator;
+mod pattern_cli;
 mod permissions;
 mod plan;
 mod safety;
