@@ -52,7 +52,7 @@ fn endless_throttling_is_a_clear_error() {
     moto.seed(&trail_scenario());
     moto.set_faults(json!({"throttle_rate": 1.0, "services": ["logs"]}));
     let out = run(&moto, &["plan", "--max-attempts", "2"]);
-    assert_eq!(out.code, 2, "a throttled read is a gap, the plan still comes: {out:?}");
+    assert_eq!(out.code, 3, "a throttled read is a gap, the plan still comes: {out:?}");
     assert!(out.stdout.contains("unknown"), "{out:?}");
     assert!(out.stdout.contains("logs:DescribeMetricFilters"), "{out:?}");
 }

@@ -50,7 +50,7 @@ fn controls(plan: &Value) -> Vec<Value> {
 
 /// Every control is `unknown`, and its reason or the plan's warnings name `action`.
 fn assert_all_unknown_naming(out: &Out, action: &str) -> Value {
-    assert_eq!(out.code, 2, "a denied read is a gap: exit 2 ({action}): {out:?}");
+    assert_eq!(out.code, 3, "a denied read is a gap: exit 3 ({action}): {out:?}");
     assert!(!out.stderr.contains("panicked"), "{out:?}");
     let plan = out.json();
     let cs = controls(&plan);
@@ -88,9 +88,9 @@ fn denied_metric_filters_on_a_bare_trail_are_unknown_not_created() {
     let plan = assert_all_unknown_naming(&out, "logs:DescribeMetricFilters");
     assert_no_changes_of(&plan, &["metric_filter", "metric_alarm"]);
     assert!(moto.calls()["calls"]["logs"]["DescribeMetricFilters"].as_u64().unwrap_or(0) >= 1, "{}", moto.calls());
-    // The text plan says it too, on stdout, and exits 2 the same way.
+    // The text plan says it too, on stdout, and exits 3 the same way.
     let text = run_as(&moto, &key, &["plan", "--subscribe", SUB]);
-    assert_eq!(text.code, 2, "{text:?}");
+    assert_eq!(text.code, 3, "{text:?}");
     assert!(text.stdout.contains("unknown") && text.stdout.contains("logs:DescribeMetricFilters"), "{text:?}");
     assert!(!text.stdout.contains("compliant") && !text.stdout.contains("  ok "), "{text:?}");
 }

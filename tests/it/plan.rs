@@ -99,7 +99,7 @@ fn topic_without_subscribers_gets_a_subscription() {
     moto.seed(&sc);
     // Without a subscriber named anywhere, cwfix cannot close the chain: blocked, not guessed.
     let blocked = run(&moto, &["plan", "-o", "json"]);
-    assert_eq!(blocked.code, 2);
+    assert_eq!(blocked.code, 3);
     assert_eq!(status_of(&blocked.json(), "5.1"), "blocked");
     let out =
         run(&moto, &["plan", "-o", "json", "--topic", "security-alerts", "--subscribe", "email:oncall@example.com"]);
@@ -121,7 +121,7 @@ fn topic_without_subscribers_gets_a_subscription() {
 fn no_trail_blocks_every_control() {
     let moto = Moto::start();
     let out = run(&moto, &["plan", "-o", "json"]);
-    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(out.code, 3, "{out:?}");
     let p = out.json();
     assert!(p["controls"].as_array().unwrap().iter().all(|c| c["status"] == "blocked"));
     assert!(p["controls"][0]["reason"].as_str().unwrap().contains("no CloudTrail trail"));
