@@ -61,10 +61,10 @@ fn write_json(out: &mut dyn Write, v: &Value) -> anyhow::Result<()> {
 fn check(src: &str, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let pat = pattern::parse(src)?;
     match format {
-        OutputFormat::Human => writeln!(out, "{pat}")?,
         OutputFormat::Json => {
             write_json(out, &json!({"pattern": src, "canonical": pat.canonical(), "kind": pat.kind().as_str()}))?
         }
+        _ => writeln!(out, "{pat}")?,
     }
     Ok(Exit::Success)
 }
@@ -85,14 +85,14 @@ fn test(src: &str, files: &[PathBuf], format: OutputFormat, out: &mut dyn Write)
         }
     }
     match format {
-        OutputFormat::Human => {
-            // The summary is not product output: stderr, so `> matches.jsonl` stays clean.
-            let _ = writeln!(std::io::stderr(), "{} of {} events matched", matched.len(), total);
-        }
         OutputFormat::Json => write_json(
             out,
             &json!({"pattern": pat.canonical(), "total": total, "matches": matched.len(), "matched": matched}),
         )?,
+        _ => {
+            // The summary is not product output: stderr, so `> matches.jsonl` stays clean.
+            let _ = writeln!(std::io::stderr(), "{} of {} events matched", matched.len(), total);
+        }
     }
     Ok(Exit::Success)
 }
