@@ -550,7 +550,9 @@ mod tests {
         assert!(imp.contains("FilterPattern: \"{($.eventName=DeleteGroupPolicy)}\""), "before-state: {imp}");
         assert!(!imp.contains("SecurityAlertsTopic"), "{imp}");
         let ids: Value = serde_json::from_str(t[0].resources_to_import.as_ref().unwrap()).unwrap();
-        assert_eq!(ids[0]["ResourceIdentifier"], json!({"LogGroupName": "ct", "FilterName": "IAMPolicyChanges"}));
+        let filter =
+            ids.as_array().unwrap().iter().find(|x| x["LogicalResourceId"] == "IamPolicyChangesFilter").unwrap();
+        assert_eq!(filter["ResourceIdentifier"], json!({"LogGroupName": "ct", "FilterName": "IAMPolicyChanges"}));
         let j: Value = serde_json::from_str(&templates(&sample(), true)[0].template).unwrap();
         assert_eq!(j["Resources"]["UnauthorizedApiCallsAlarm"]["Properties"]["Period"], 300);
     }

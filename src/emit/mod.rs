@@ -11,7 +11,7 @@
 pub mod cloudformation;
 pub mod terraform;
 
-use crate::plan::{Change, Plan};
+use crate::plan::{Change, Kind, Plan};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +148,9 @@ fn with_tag(file: &Path, tag: Option<&str>, suffix: Option<&str>) -> PathBuf {
     file.with_file_name(name)
 }
 
-/// The plan's changes grouped by region, regions in first-appearance order (apply order inside).
+/// The plan's changes grouped by region (regions in first-appearance order), for reading:
+/// topics and subscriptions first, then each control's filter and alarm together in the
+/// baseline's control order, then retention and saved queries.
 pub fn by_region(p: &Plan) -> Vec<(String, Vec<&Change>)> {
     let mut out: Vec<(String, Vec<&Change>)> = Vec::new();
     for c in &p.changes {
@@ -156,6 +158,17 @@ pub fn by_region(p: &Plan) -> Vec<(String, Vec<&Change>)> {
             Some((_, v)) => v.push(c),
             None => out.push((c.region.clone(), vec![c])),
         }
+    }
+    let control = |c: &Change| p.controls.iter().position(|x| Some(&x.id) == c.control.as_ref()).unwrap_or(usize::MAX);
+    for (_, v) in &mut out {
+        v.sort_by_key(|c| match c.kind {
+            Kind::SnsTopic => (0, 0, 0),
+            Kind::SnsSubscription => (1, 0, 0),
+            Kind::MetricFilter => (2, control(c), 0),
+            Kind::MetricAlarm => (2, control(c), 1),
+            Kind::LogRetention => (3, 0, 0),
+            Kind::QueryDefinition => (4, 0, 0),
+        });
     }
     out
 }
