@@ -423,6 +423,9 @@ fn render(
         for x in res {
             r.insert(x.id.clone(), x.body.clone());
         }
+        if r.is_empty() {
+            r.insert("NoChanges".into(), json!({"Type": "AWS::CloudFormation::WaitConditionHandle"}));
+        }
         t.insert("Resources".into(), Value::Object(r));
         return serde_json::to_string_pretty(&Value::Object(t)).unwrap_or_default() + "\n";
     }
