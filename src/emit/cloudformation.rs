@@ -431,7 +431,7 @@ fn render(
     }
     let mut out = String::new();
     for h in header {
-        out.push_str(&format!("# {h}").trim_end().to_string());
+        out.push_str(format!("# {h}").trim_end());
         out.push('\n');
     }
     out.push_str("AWSTemplateFormatVersion: \"2010-09-09\"\n");

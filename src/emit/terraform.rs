@@ -145,7 +145,7 @@ impl Hcl {
     /// `# text`, one comment line per line of text.
     pub fn comment(&mut self, indent: usize, text: &str) {
         for l in text.lines() {
-            self.raw(indent, &format!("# {l}").trim_end().to_string());
+            self.raw(indent, format!("# {l}").trim_end());
         }
     }
 
@@ -803,6 +803,31 @@ fn import(ctx: &Ctx, h: &mut Hcl, lines: &mut Vec<String>, c: &Change, ty: &str,
 mod tests {
     use super::*;
     use crate::render::findings::tests::sample;
+
+    #[test]
+    fn several_regions_get_a_provider_alias_each() {
+        let mut p = sample();
+        let mut extra = p.changes[1].clone();
+        extra.region = "eu-west-1".into();
+        extra.address = "metric_filter.ct/IAMPolicyChanges-eu".into();
+        p.changes.push(extra);
+        let files = files(&p);
+        let get = |n: &str| files.iter().find(|(f, _)| f == n).unwrap().1.clone();
+        let providers = get("providers.tf");
+        assert!(
+            providers.contains("  alias               = \"us_east_1\"\n  region              = \"us-east-1\""),
+            "{providers}"
+        );
+        assert!(providers.contains("  alias               = \"eu_west_1\""), "{providers}");
+        let main = get("main.tf");
+        assert!(main.contains("resource \"aws_cloudwatch_log_metric_filter\" \"iam_policy_changes_eu_west_1\" {\n  provider       = aws.eu_west_1\n"), "{main}");
+        assert!(
+            main.contains("resource \"aws_sns_topic\" \"security_alerts_us_east_1\" {\n  provider = aws.us_east_1\n"),
+            "{main}"
+        );
+        let imports = get("imports.tf");
+        assert!(imports.contains("  provider = aws.eu_west_1\n  to       = aws_cloudwatch_log_metric_filter.iam_policy_changes_eu_west_1\n"), "{imports}");
+    }
 
     #[test]
     fn strings_are_escaped_for_hcl() {
