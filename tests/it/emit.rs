@@ -295,3 +295,54 @@ fn nothing_to_change_still_writes_valid_code() {
     assert_eq!(bad.code, 1, "{bad:?}");
     assert!(bad.stderr.contains("unknown --emit format `pulumi`"), "{bad:?}");
 }
+
+/// A customer managed key that lets CloudWatch use it (as in `kms.rs`); returns its id.
+fn key_for_cloudwatch(moto: &Moto) -> String {
+    let key = aws_json(moto, &["kms", "create-key", "--region", "us-east-1"]);
+    let id = key["KeyMetadata"]["KeyId"].as_str().unwrap().to_string();
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Owner", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "CloudWatch", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"}]})
+    .to_string();
+    aws_json(
+        moto,
+        &[
+            "kms",
+            "put-key-policy",
+            "--region",
+            "us-east-1",
+            "--key-id",
+            &id,
+            "--policy-name",
+            "default",
+            "--policy",
+            &policy,
+        ],
+    );
+    id
+}
+
+#[test]
+fn encrypted_topic_carries_the_key_into_the_code() {
+    let moto = Moto::start();
+    moto.seed(&trail_scenario());
+    let key = key_for_cloudwatch(&moto);
+    std::fs::write(
+        moto.workdir().join("enc.toml"),
+        format!("name = \"enc\"\nextends = \"cis-v7.0\"\nonly = [\"5.3\"]\n[notification]\ntopic = \"enc-alarms\"\nkms_key = \"{key}\"\n"),
+    )
+    .unwrap();
+    let args = ["--baseline", "enc.toml", "--subscribe", SUB];
+    let plan = plan_and_emit(&moto, &args);
+    check_terraform(&moto);
+    let main = std::fs::read_to_string(moto.workdir().join("tf/main.tf")).unwrap();
+    assert!(main.contains(&format!("  kms_master_key_id = \"{key}\"\n")), "{main}");
+    check_cloudformation(&moto, &plan, &args, "enc");
+    let attrs = aws_json(
+        &moto,
+        &["sns", "get-topic-attributes", "--topic-arn", "arn:aws:sns:us-east-1:123456789012:enc-alarms"],
+    );
+    assert_eq!(attrs["Attributes"]["KmsMasterKeyId"], key.as_str());
+    assert!(attrs["Attributes"]["Policy"].as_str().unwrap().contains("aws:SourceAccount"), "{attrs:#}");
+}
