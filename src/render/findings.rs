@@ -290,156 +290,75 @@ fn resources(p: &Plan, c: &ControlVerdict, changes: &[&Change]) -> Vec<ResourceR
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::plan::{Action, BaselineInfo, ChainRoot, FieldChange, Summary, TopicSpec, Via};
     use serde_json::json;
 
     /// A plan with one control of each status: 5.3 compliant, 5.4 changes (near miss with a
-    /// witness), 5.1 changes (alarm period and a new topic), 5.9 blocked, 5.10 unknown.
+    /// witness), 5.1 changes (alarm period and a new topic), 5.9 blocked, 5.10 unknown. Built
+    /// from the documented JSON document (`docs/json-format.md`), not from the Rust types, so
+    /// it survives refactors of `plan`.
     pub(crate) fn sample() -> Plan {
-        let filter_before: crate::model::MetricFilter = serde_json::from_value(json!({
-            "log_group_name": "ct", "filter_name": "IAMPolicyChanges",
-            "filter_pattern": "{($.eventName=DeleteGroupPolicy)}",
-            "metric_transformations": [{"metric_name": "IAMPolicyEventCount", "metric_namespace": "CloudTrailMetrics", "metric_value": "1"}]
-        }))
-        .unwrap();
-        let mut filter_after = filter_before.clone();
-        filter_after.filter_pattern = "{($.eventName=DeleteGroupPolicy)||($.eventName=DetachGroupPolicy)}".into();
-        let alarm_before: crate::model::Alarm = serde_json::from_value(json!({
-            "alarm_name": "UnauthorizedAPICallsAlarm", "actions_enabled": true,
-            "alarm_actions": ["arn:aws:sns:us-east-1:123456789012:old"],
-            "metric_name": "UnauthorizedAttemptCount", "namespace": "CloudTrailMetrics", "statistic": "Sum",
-            "period": 60, "threshold": 1.0, "comparison_operator": "GreaterThanOrEqualToThreshold", "evaluation_periods": 1
-        }))
-        .unwrap();
-        let mut alarm_after = alarm_before.clone();
-        alarm_after.period = Some(300);
-        alarm_after.alarm_actions.push("arn:aws:sns:us-east-1:123456789012:security-alerts".into());
-        let reason54 = "metric filter `IAMPolicyChanges`: its pattern matches less than the baseline: it misses events such as {\"eventName\":\"DetachGroupPolicy\"}";
-        let control = |id: &str, title: &str, status: Status, reason: &str, changes: Vec<&str>| ControlVerdict {
-            id: id.into(),
-            title: title.into(),
-            status,
-            reason: reason.into(),
-            via: None,
-            changes: changes.into_iter().map(String::from).collect(),
-            scanners: Default::default(),
+        let reason54 = "its pattern matches less than the baseline: it misses events such as {\"eventName\":\"DetachGroupPolicy\"}";
+        let filter = |pattern: &str| {
+            json!({"log_group_name": "ct", "filter_name": "IAMPolicyChanges", "filter_pattern": pattern,
+                   "metric_transformations": [{"metric_name": "IAMPolicyEventCount", "metric_namespace": "CloudTrailMetrics", "metric_value": "1"}]})
         };
-        let mut c53 = control(
-            "5.3",
-            "Usage of the root account",
-            Status::Compliant,
-            "metric filter `RootAccountUsage` -> alarm `RootAccountUsageAlarm` -> topic `security-alerts`",
-            vec![],
-        );
-        c53.via = Some(Via {
-            trail: "arn:aws:cloudtrail:us-east-1:123456789012:trail/main".into(),
-            log_group: "ct".into(),
-            region: "us-east-1".into(),
-            metric_filter: "RootAccountUsage".into(),
-            metric_name: "RootAccountUsageCount".into(),
-            namespace: "CloudTrailMetrics".into(),
-            alarm: "RootAccountUsageAlarm".into(),
-            topic: "arn:aws:sns:us-east-1:123456789012:security-alerts".into(),
-        });
-        c53.scanners.insert("securityhub".into(), json!({"fail": "not the literal"}));
-        c53.scanners.insert("prowler".into(), json!("pass"));
-        let mut c54 =
-            control("5.4", "IAM policy changes", Status::Changes, reason54, vec!["metric_filter.ct/IAMPolicyChanges"]);
-        c54.scanners.insert("prowler".into(), json!("pass"));
-        let c51 = control(
-            "5.1",
-            "Unauthorized API calls",
-            Status::Changes,
-            "alarm `UnauthorizedAPICallsAlarm`: period 60 (want 300)",
-            vec!["sns_topic.security-alerts", "metric_alarm.UnauthorizedAPICallsAlarm"],
-        );
-        let c59 = control(
-            "5.9",
-            "AWS Config configuration changes",
-            Status::Blocked,
-            "topic `security-alerts` has only subscriptions pending confirmation: the recipient must confirm",
-            vec![],
-        );
-        let c510 = control(
-            "5.10",
-            "Security group changes",
-            Status::Unknown,
-            "cannot read the alarms in us-east-1: AccessDenied",
-            vec![],
-        );
-        let topic = TopicSpec {
-            name: "security-alerts".into(),
-            topic_arn: "arn:aws:sns:us-east-1:123456789012:security-alerts".into(),
-            attributes: Default::default(),
-            tags: Default::default(),
+        let alarm = |period: i32, actions: Vec<&str>| {
+            json!({"alarm_name": "UnauthorizedAPICallsAlarm", "actions_enabled": true, "alarm_actions": actions,
+                   "ok_actions": [], "insufficient_data_actions": [],
+                   "metric_name": "UnauthorizedAttemptCount", "namespace": "CloudTrailMetrics", "statistic": "Sum",
+                   "period": period, "threshold": 1.0, "comparison_operator": "GreaterThanOrEqualToThreshold",
+                   "evaluation_periods": 1})
         };
-        Plan {
-            format_version: "1.0".into(),
-            cwfix_version: "0".into(),
-            account: "123456789012".into(),
-            partition: "aws".into(),
-            regions: vec!["us-east-1".into()],
-            baseline: BaselineInfo {
-                name: "cis-v7.0".into(),
-                origin: "shipped:cis-v7.0".into(),
-                hash: "h".into(),
-                topic: None,
-                subscribe: vec![],
-                satisfy: vec![],
-            },
-            state_fingerprint: "f".into(),
-            chain: Some(ChainRoot {
-                trail: "arn:aws:cloudtrail:us-east-1:123456789012:trail/main".into(),
-                log_group: crate::model::LogGroupRef::from_arn("arn:aws:logs:us-east-1:123456789012:log-group:ct:*")
-                    .unwrap(),
-            }),
-            controls: vec![c51, c53, c54, c59, c510],
-            changes: vec![
-                Change {
-                    address: "sns_topic.security-alerts".into(),
-                    kind: Kind::SnsTopic,
-                    action: Action::Create,
-                    region: "us-east-1".into(),
-                    control: Some("5.1".into()),
-                    controls: vec!["5.1".into()],
-                    reason: "topic `security-alerts` does not exist".into(),
-                    before: None,
-                    after: Resource::SnsTopic(topic),
-                    fields: vec![],
-                },
-                Change {
-                    address: "metric_filter.ct/IAMPolicyChanges".into(),
-                    kind: Kind::MetricFilter,
-                    action: Action::Update,
-                    region: "us-east-1".into(),
-                    control: Some("5.4".into()),
-                    controls: vec!["5.4".into()],
-                    reason: reason54.trim_start_matches("metric filter `IAMPolicyChanges`: ").into(),
-                    fields: vec![FieldChange {
-                        field: "filter_pattern".into(),
-                        before: json!(filter_before.filter_pattern),
-                        after: json!(filter_after.filter_pattern),
-                    }],
-                    before: Some(Resource::MetricFilter(filter_before)),
-                    after: Resource::MetricFilter(filter_after),
-                },
-                Change {
-                    address: "metric_alarm.UnauthorizedAPICallsAlarm".into(),
-                    kind: Kind::MetricAlarm,
-                    action: Action::Update,
-                    region: "us-east-1".into(),
-                    control: Some("5.1".into()),
-                    controls: vec!["5.1".into()],
-                    reason: "alarm `UnauthorizedAPICallsAlarm`: period 60 (want 300)".into(),
-                    fields: vec![FieldChange { field: "period".into(), before: json!(60), after: json!(300) }],
-                    before: Some(Resource::MetricAlarm(alarm_before)),
-                    after: Resource::MetricAlarm(alarm_after),
-                },
+        let old = "arn:aws:sns:us-east-1:123456789012:old";
+        let topic = "arn:aws:sns:us-east-1:123456789012:security-alerts";
+        serde_json::from_value(json!({
+            "format_version": "1.0", "cwfix_version": "0", "account": "123456789012", "partition": "aws",
+            "regions": ["us-east-1"],
+            "baseline": {"name": "cis-v7.0", "origin": "shipped:cis-v7.0", "hash": "h"},
+            "state_fingerprint": "f",
+            "chain": {"trail": "arn:aws:cloudtrail:us-east-1:123456789012:trail/main",
+                      "log_group": {"partition": "aws", "account": "123456789012", "region": "us-east-1", "name": "ct"}},
+            "controls": [
+                {"id": "5.1", "title": "Unauthorized API calls", "status": "changes",
+                 "reason": "alarm `UnauthorizedAPICallsAlarm`: period 60 (want 300)",
+                 "changes": ["sns_topic.security-alerts", "metric_alarm.UnauthorizedAPICallsAlarm"]},
+                {"id": "5.3", "title": "Usage of the root account", "status": "compliant",
+                 "reason": "metric filter `RootAccountUsage` -> alarm `RootAccountUsageAlarm` -> topic `security-alerts`",
+                 "via": {"trail": "arn:aws:cloudtrail:us-east-1:123456789012:trail/main", "log_group": "ct",
+                         "region": "us-east-1", "metric_filter": "RootAccountUsage", "metric_name": "RootAccountUsageCount",
+                         "namespace": "CloudTrailMetrics", "alarm": "RootAccountUsageAlarm", "topic": topic},
+                 "changes": [],
+                 "scanners": {"prowler": "pass", "securityhub": {"fail": "not the literal"}}},
+                {"id": "5.4", "title": "IAM policy changes", "status": "changes",
+                 "reason": format!("metric filter `IAMPolicyChanges`: {reason54}"),
+                 "changes": ["metric_filter.ct/IAMPolicyChanges"], "scanners": {"prowler": "pass"}},
+                {"id": "5.9", "title": "AWS Config configuration changes", "status": "blocked",
+                 "reason": "topic `security-alerts` has only subscriptions pending confirmation: the recipient must confirm",
+                 "changes": []},
+                {"id": "5.10", "title": "Security group changes", "status": "unknown",
+                 "reason": "cannot read the alarms in us-east-1: AccessDenied", "changes": []}
             ],
-            summary: Summary { add: 1, change: 2, destroy: 0 },
-            monitored_in: None,
-            warnings: vec![],
-        }
+            "changes": [
+                {"address": "sns_topic.security-alerts", "kind": "sns_topic", "action": "create", "region": "us-east-1",
+                 "control": "5.1", "controls": ["5.1"], "reason": "topic `security-alerts` does not exist",
+                 "before": null,
+                 "after": {"name": "security-alerts", "topic_arn": topic, "attributes": {}, "tags": {}}},
+                {"address": "metric_filter.ct/IAMPolicyChanges", "kind": "metric_filter", "action": "update",
+                 "region": "us-east-1", "control": "5.4", "controls": ["5.4"], "reason": reason54,
+                 "before": filter("{($.eventName=DeleteGroupPolicy)}"),
+                 "after": filter("{($.eventName=DeleteGroupPolicy)||($.eventName=DetachGroupPolicy)}"),
+                 "fields": [{"field": "filter_pattern", "before": "{($.eventName=DeleteGroupPolicy)}",
+                             "after": "{($.eventName=DeleteGroupPolicy)||($.eventName=DetachGroupPolicy)}"}]},
+                {"address": "metric_alarm.UnauthorizedAPICallsAlarm", "kind": "metric_alarm", "action": "update",
+                 "region": "us-east-1", "control": "5.1", "controls": ["5.1"],
+                 "reason": "alarm `UnauthorizedAPICallsAlarm`: period 60 (want 300)",
+                 "before": alarm(60, vec![old]), "after": alarm(300, vec![old, topic]),
+                 "fields": [{"field": "period", "before": 60, "after": 300}]}
+            ],
+            "summary": {"add": 1, "change": 2, "destroy": 0},
+            "warnings": []
+        }))
+        .expect("the sample is a valid plan document")
     }
 
     pub(crate) fn ctx() -> Context {
