@@ -11,6 +11,7 @@ pub mod backtest;
 pub mod baseline;
 pub mod cli;
 pub mod discover;
+pub mod emit;
 pub mod events;
 pub mod iam;
 pub mod journal;

@@ -46,7 +46,8 @@ pub fn run(args: &BacktestArgs, format: OutputFormat, out: &mut dyn Write) -> an
             serde_json::to_writer_pretty(&mut *out, &to_json(&report))?;
             writeln!(out)?;
         }
-        OutputFormat::Human => human(&report, out)?,
+        // Findings formats are refused before any command runs (`cli::run`).
+        _ => human(&report, out)?,
     }
     tracing::debug!(
         "backtest: {} events, {} files in {:.2} s ({:.0} events/s)",

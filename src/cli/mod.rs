@@ -17,12 +17,34 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use exit::Exit;
 use std::io::{IsTerminal, Write};
 
-/// Result documents on stdout: human text or JSON.
+/// Result documents on stdout: human text, JSON, or (for `plan` only) findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum OutputFormat {
     #[default]
     Human,
     Json,
+    /// SARIF 2.1.0 (code scanning), `plan` only.
+    Sarif,
+    /// AWS Security Finding Format (Security Hub BatchImportFindings), `plan` only.
+    Asff,
+    /// JUnit XML (CI test reports), `plan` only.
+    Junit,
+    /// CSV, one row per control and account, `plan` only.
+    Csv,
+}
+
+impl OutputFormat {
+    /// The findings format, for the formats only `plan` speaks.
+    pub fn findings(self) -> Option<crate::render::findings::Format> {
+        use crate::render::findings::Format;
+        match self {
+            OutputFormat::Sarif => Some(Format::Sarif),
+            OutputFormat::Asff => Some(Format::Asff),
+            OutputFormat::Junit => Some(Format::Junit),
+            OutputFormat::Csv => Some(Format::Csv),
+            OutputFormat::Human | OutputFormat::Json => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -196,7 +218,7 @@ fn term(cli: &Cli) -> Term {
         stdin_is_tty: std::io::stdin().is_terminal(),
         quiet: cli.quiet,
         verbose: cli.verbose,
-        json: cli.output == OutputFormat::Json,
+        json: cli.output != OutputFormat::Human,
     }
 }
 
@@ -257,6 +279,12 @@ pub fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    if cli.output.findings().is_some() && !matches!(cli.command, Command::Plan(_)) {
+        anyhow::bail!(
+            "`--output {}` is a findings format that only `cwfix plan` writes; use human or json here",
+            format!("{:?}", cli.output).to_lowercase()
+        );
+    }
     match &cli.command {
         Command::Pattern(cmd) => pattern_cmd::run(cmd, cli.output, out),
         Command::Backtest(args) => backtest_cmd::run(args, cli.output, out),

@@ -64,10 +64,10 @@ fn write_json(out: &mut dyn Write, v: &Value) -> anyhow::Result<()> {
 fn check(src: &str, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let pat = pattern::parse(src)?;
     match format {
-        OutputFormat::Human => writeln!(out, "{pat}")?,
         OutputFormat::Json => {
             write_json(out, &json!({"pattern": src, "canonical": pat.canonical(), "kind": pat.kind().as_str()}))?
         }
+        _ => writeln!(out, "{pat}")?,
     }
     Ok(Exit::Success)
 }
@@ -125,13 +125,6 @@ fn test(src: &str, files: &[PathBuf], format: OutputFormat, out: &mut dyn Write)
         anyhow::bail!("none of the {} inputs could be read", unreadable.len());
     }
     match format {
-        OutputFormat::Human => {
-            // The summary is not product output: stderr, so `> matches.jsonl` stays clean.
-            let files = if read == 1 { "1 file".to_string() } else { format!("{read} files") };
-            let skipped =
-                if unreadable.is_empty() { String::new() } else { format!(", {} unreadable", unreadable.len()) };
-            let _ = writeln!(std::io::stderr(), "{} of {} events matched ({files}{skipped})", matched.len(), total);
-        }
         OutputFormat::Json => write_json(
             out,
             &json!({
@@ -143,6 +136,13 @@ fn test(src: &str, files: &[PathBuf], format: OutputFormat, out: &mut dyn Write)
                 "unreadable": unreadable.iter().map(|(path, why)| json!({"path": path, "error": why})).collect::<Vec<_>>(),
             }),
         )?,
+        _ => {
+            // The summary is not product output: stderr, so `> matches.jsonl` stays clean.
+            let files = if read == 1 { "1 file".to_string() } else { format!("{read} files") };
+            let skipped =
+                if unreadable.is_empty() { String::new() } else { format!(", {} unreadable", unreadable.len()) };
+            let _ = writeln!(std::io::stderr(), "{} of {} events matched ({files}{skipped})", matched.len(), total);
+        }
     }
     // Unreadable inputs make the run fail even though the readable ones were tested.
     Ok(if unreadable.is_empty() { Exit::Success } else { Exit::Failure })

@@ -19,6 +19,10 @@ pub struct PlanArgs {
     /// Exit 0 whether or not there is drift (errors still exit 1).
     #[arg(long)]
     pub exit_zero: bool,
+    /// Also write the planned changes as code: `--emit terraform DIR` or `--emit cloudformation
+    /// FILE` (repeatable). Existing resources are imported, not re-created.
+    #[arg(long, num_args = 2, value_names = ["terraform|cloudformation", "PATH"], action = clap::ArgAction::Append)]
+    pub emit: Vec<String>,
 }
 
 /// Loads the baseline with the command-line overrides applied.
@@ -136,6 +140,16 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
                 }
                 render::human::plan(p, out, &t.style)?;
             }
+        }
+        _ => {
+            let kind = format.findings().context("this output format is not a findings format")?;
+            let ctx = render::findings::Context::new(time::OffsetDateTime::now_utc(), Some(&b));
+            render::findings::write(kind, &plans, &ctx, out)?;
+        }
+    }
+    for note in crate::emit::run(&args.emit, &plans)? {
+        if !t.quiet {
+            eprintln!("{note}");
         }
     }
     let accounts: Vec<&str> = plans.iter().map(|p| p.account.as_str()).collect();

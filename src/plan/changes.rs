@@ -113,7 +113,17 @@ impl Resource {
     }
 }
 
+/// What a change with no definition at all would show (never built: every constructor sets one).
+static NO_RESOURCE: Resource =
+    Resource::LogRetention(super::RetentionSpec { log_group_name: String::new(), retention_in_days: None });
+
 impl Change {
+    /// The resource the change is about: its definition after the change, or before it for a
+    /// delete.
+    pub fn resource(&self) -> &Resource {
+        self.after.as_ref().or(self.before.as_ref()).unwrap_or(&NO_RESOURCE)
+    }
+
     /// A resource to create where none is.
     pub fn create(region: &str, control: &str, reason: String, after: Resource) -> Change {
         Change {

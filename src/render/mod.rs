@@ -2,8 +2,13 @@
 //! No diffing of state and no environment probing here: the planner decided everything, and
 //! the CLI passes a [`Style`] (so snapshot tests stay stable).
 
+pub mod asff;
+pub mod csv;
+pub mod findings;
 pub mod human;
 pub mod json;
+pub mod junit;
+pub mod sarif;
 
 /// Presentation choices made once by the CLI.
 #[derive(Debug, Clone, Copy, Default)]
