@@ -19,6 +19,7 @@ use serde_json::Value;
 pub enum Op {
     CreateTopic { topic: TopicSpec },
     DeleteTopic { topic_arn: String },
+    SetTopicPolicy { topic_arn: String, policy: String },
     Subscribe { subscription: SubscriptionSpec },
     Unsubscribe { subscription_arn: String, subscription: SubscriptionSpec },
     PutMetricFilter { filter: MetricFilter },
@@ -36,6 +37,7 @@ impl Op {
         match self {
             Op::CreateTopic { .. } => "create topic",
             Op::DeleteTopic { .. } => "delete topic",
+            Op::SetTopicPolicy { .. } => "set topic policy",
             Op::Subscribe { .. } => "subscribe",
             Op::Unsubscribe { .. } => "unsubscribe",
             Op::PutMetricFilter { .. } => "put metric filter",
@@ -54,6 +56,7 @@ impl Op {
         match self {
             Op::CreateTopic { topic } => Target::Topic { arn: topic.topic_arn.clone() },
             Op::DeleteTopic { topic_arn } => Target::Topic { arn: topic_arn.clone() },
+            Op::SetTopicPolicy { topic_arn, .. } => Target::TopicPolicy { arn: topic_arn.clone() },
             Op::Subscribe { subscription: s } | Op::Unsubscribe { subscription: s, .. } => Target::Subscription {
                 topic_arn: s.topic_arn.clone(),
                 protocol: s.protocol.clone(),
@@ -91,6 +94,9 @@ impl Op {
     fn put(r: &Resource) -> Op {
         match r {
             Resource::SnsTopic(t) => Op::CreateTopic { topic: t.clone() },
+            Resource::SnsTopicPolicy(p) => {
+                Op::SetTopicPolicy { topic_arn: p.topic_arn.clone(), policy: p.policy.clone() }
+            }
             Resource::SnsSubscription(s) => Op::Subscribe { subscription: s.clone() },
             Resource::MetricFilter(f) => Op::PutMetricFilter { filter: f.clone() },
             Resource::MetricAlarm(a) => Op::PutMetricAlarm { alarm: a.definition() },
@@ -106,6 +112,8 @@ impl Op {
 
     fn delete(r: &Resource) -> Option<Op> {
         Some(match r {
+            // A topic always has a policy: "deleting" one is never planned (restores put it back).
+            Resource::SnsTopicPolicy(_) => return None,
             Resource::SnsTopic(t) => Op::DeleteTopic { topic_arn: t.topic_arn.clone() },
             Resource::SnsSubscription(s) => {
                 Op::Unsubscribe { subscription_arn: s.subscription_arn.clone()?, subscription: s.clone() }
@@ -238,6 +246,9 @@ async fn call(api: &impl CloudApi, step: &Step) -> aws::Result<Option<Value>> {
             Ok(Some(serde_json::json!({ "topic_arn": arn })))
         }
         Op::DeleteTopic { topic_arn } => api.delete_topic(r, topic_arn).await.map(|_| None),
+        Op::SetTopicPolicy { topic_arn, policy } => {
+            api.set_topic_attribute(r, topic_arn, "Policy", policy).await.map(|_| None)
+        }
         Op::Subscribe { subscription: s } => {
             let arn = api.subscribe(r, &s.topic_arn, &s.protocol, &s.endpoint).await?;
             Ok(Some(serde_json::json!({ "subscription_arn": arn })))

@@ -245,6 +245,7 @@ async fn topics(api: &impl CloudApi, wanted: &BTreeSet<String>, gaps: &mut Gaps)
             name,
             region,
             kms_master_key_id: attrs.as_ref().and_then(|a| a.get("KmsMasterKeyId")).filter(|k| !k.is_empty()).cloned(),
+            policy: attrs.as_ref().and_then(|a| a.get("Policy")).filter(|p| !p.is_empty()).cloned(),
             subscriptions: subscriptions.unwrap_or_default(),
             readable,
         });

@@ -268,6 +268,9 @@ pub struct Topic {
     pub region: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_master_key_id: Option<String>,
+    /// The topic's access policy (`Policy` attribute), when readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
     pub subscriptions: Vec<Subscription>,
     /// `false` when attributes or subscriptions could not be read (denied).
     #[serde(default = "yes")]

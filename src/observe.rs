@@ -20,6 +20,9 @@ pub enum Target {
     Topic {
         arn: String,
     },
+    TopicPolicy {
+        arn: String,
+    },
     Subscription {
         topic_arn: String,
         protocol: String,
@@ -41,6 +44,7 @@ impl Target {
             Target::Filter { .. } => Kind::MetricFilter,
             Target::Alarm { .. } => Kind::MetricAlarm,
             Target::Topic { .. } => Kind::SnsTopic,
+            Target::TopicPolicy { .. } => Kind::SnsTopicPolicy,
             Target::Subscription { .. } => Kind::SnsSubscription,
             Target::Query { .. } => Kind::QueryDefinition,
             Target::Retention { .. } => Kind::LogRetention,
@@ -55,6 +59,7 @@ impl Target {
             }
             Resource::MetricAlarm(a) => Target::Alarm { name: a.alarm_name.clone() },
             Resource::SnsTopic(t) => Target::Topic { arn: t.topic_arn.clone() },
+            Resource::SnsTopicPolicy(p) => Target::TopicPolicy { arn: p.topic_arn.clone() },
             Resource::SnsSubscription(s) => Target::Subscription {
                 topic_arn: s.topic_arn.clone(),
                 protocol: s.protocol.clone(),
@@ -76,6 +81,10 @@ pub async fn read(api: &impl CloudApi, region: &str, target: &Target) -> aws::Re
         Target::Topic { arn } => api.topic_attributes(region, arn).await?.map(|attributes| {
             let name = crate::model::topic_arn_parts(arn).map(|p| p.3).unwrap_or(arn).to_string();
             Resource::SnsTopic(TopicSpec { name, topic_arn: arn.clone(), attributes, tags: Default::default() })
+        }),
+        Target::TopicPolicy { arn } => api.topic_attributes(region, arn).await?.map(|attrs| {
+            let policy = attrs.get("Policy").cloned().unwrap_or_default();
+            Resource::SnsTopicPolicy(crate::plan::TopicPolicySpec { topic_arn: arn.clone(), policy })
         }),
         Target::Subscription { topic_arn, protocol, endpoint } => {
             let subs = match api.subscriptions(region, topic_arn).await {
@@ -122,6 +131,12 @@ fn same_definition(x: &Resource, y: &Resource) -> bool {
     match (x, y) {
         (Resource::MetricAlarm(a), Resource::MetricAlarm(b)) => a.definition() == b.definition(),
         (Resource::SnsTopic(a), Resource::SnsTopic(b)) => a.topic_arn == b.topic_arn,
+        // The same document, whatever its spacing or key order (AWS may re-serialise it).
+        (Resource::SnsTopicPolicy(a), Resource::SnsTopicPolicy(b)) => {
+            a.topic_arn == b.topic_arn
+                && serde_json::from_str::<serde_json::Value>(&a.policy).ok()
+                    == serde_json::from_str::<serde_json::Value>(&b.policy).ok()
+        }
         (Resource::SnsSubscription(a), Resource::SnsSubscription(b)) => {
             (&a.topic_arn, &a.protocol, &a.endpoint) == (&b.topic_arn, &b.protocol, &b.endpoint)
                 && (a.subscription_arn.is_none()

@@ -292,6 +292,14 @@ impl CloudApi for Fake {
         })
     }
 
+    async fn set_topic_attribute(&self, _region: &str, arn: &str, name: &str, value: &str) -> Result<()> {
+        self.call("sns:SetTopicAttributes", |s| {
+            let t = s.topics.get_mut(arn).ok_or_else(|| not_found("sns:SetTopicAttributes", arn))?;
+            t.attributes.insert(name.to_string(), value.to_string());
+            Ok(())
+        })
+    }
+
     async fn subscribe(&self, _region: &str, arn: &str, protocol: &str, endpoint: &str) -> Result<String> {
         self.call("sns:Subscribe", |s| {
             let id = s.id();

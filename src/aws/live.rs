@@ -752,6 +752,21 @@ impl CloudApi for Live {
         Ok(())
     }
 
+    async fn set_topic_attribute(&self, region: &str, topic_arn: &str, name: &str, value: &str) -> Result<()> {
+        const A: &str = "sns:SetTopicAttributes";
+        self.count(A);
+        self.clients(region)
+            .sns
+            .set_topic_attributes()
+            .topic_arn(topic_arn)
+            .attribute_name(name)
+            .attribute_value(value)
+            .send()
+            .await
+            .map_err(|e| classify(A, e))?;
+        Ok(())
+    }
+
     async fn subscribe(&self, region: &str, topic_arn: &str, protocol: &str, endpoint: &str) -> Result<String> {
         const A: &str = "sns:Subscribe";
         self.count(A);

@@ -113,6 +113,8 @@ pub trait CloudApi {
 
     async fn create_topic(&self, region: &str, topic: &NewTopic) -> Result<String>;
     async fn delete_topic(&self, region: &str, topic_arn: &str) -> Result<()>;
+    /// SetTopicAttributes for one attribute (cwfix sets only `Policy`).
+    async fn set_topic_attribute(&self, region: &str, topic_arn: &str, name: &str, value: &str) -> Result<()>;
     /// Returns the subscription ARN (also for a subscription pending confirmation).
     async fn subscribe(&self, region: &str, topic_arn: &str, protocol: &str, endpoint: &str) -> Result<String>;
     async fn unsubscribe(&self, region: &str, subscription_arn: &str) -> Result<()>;

@@ -188,6 +188,13 @@ fn properties(r: &Resource, refs: &BTreeMap<String, String>, topic_param: Option
             }
             ("AWS::Logs::LogGroup", Value::Object(p))
         }
+        Resource::SnsTopicPolicy(t) => {
+            let doc: Value = serde_json::from_str(&t.policy).unwrap_or(Value::String(t.policy.clone()));
+            (
+                "AWS::SNS::TopicPolicy",
+                json!({"Topics": [with_refs(&json!(t.topic_arn), refs)], "PolicyDocument": with_refs(&doc, refs)}),
+            )
+        }
         Resource::QueryDefinition(q) => {
             let mut p = Map::new();
             p.insert("Name".into(), json!(q.name));
@@ -208,7 +215,8 @@ fn import_identifier(r: &Resource) -> Option<Value> {
         Resource::LogRetention(l) => Some(json!({"LogGroupName": l.log_group_name})),
         Resource::QueryDefinition(q) => q.query_definition_id.as_ref().map(|id| json!({"QueryDefinitionId": id})),
         Resource::SnsTopic(t) => Some(json!({"TopicArn": t.topic_arn})),
-        Resource::SnsSubscription(_) => None,
+        // A topic policy attaches to an existing topic; there is nothing to adopt.
+        Resource::SnsSubscription(_) | Resource::SnsTopicPolicy(_) => None,
     }
 }
 
@@ -292,6 +300,10 @@ fn template(p: &Plan, region: &str, changes: &[&Change], as_json: bool) -> Templ
             }
             Resource::LogRetention(l) => unique(logical_id(&l.log_group_name, "LogGroup")),
             Resource::QueryDefinition(q) => unique(logical_id(&q.name, "Query")),
+            Resource::SnsTopicPolicy(t) => {
+                let topic = crate::model::topic_arn_parts(&t.topic_arn).map(|x| x.3).unwrap_or("Topic");
+                unique(logical_id(&format!("{topic} policy"), ""))
+            }
         };
         let mut body = Map::new();
         body.insert("Type".into(), json!(ty));

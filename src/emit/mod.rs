@@ -163,6 +163,7 @@ pub fn by_region(p: &Plan) -> Vec<(String, Vec<&Change>)> {
     for (_, v) in &mut out {
         v.sort_by_key(|c| match c.kind {
             Kind::SnsTopic => (0, 0, 0),
+            Kind::SnsTopicPolicy => (0, 0, 1),
             Kind::SnsSubscription => (1, 0, 0),
             Kind::MetricFilter => (2, control(c), 0),
             Kind::MetricAlarm => (2, control(c), 1),

@@ -651,6 +651,19 @@ fn plan_config(p: &Plan) -> (Vec<(String, String)>, Vec<String>) {
                         &r.log_group_name,
                     );
                 }
+                Resource::SnsTopicPolicy(t) => {
+                    let name = crate::model::topic_arn_parts(&t.topic_arn).map(|x| x.3).unwrap_or("topic");
+                    let label = ctx.label("aws_sns_topic_policy", name, &c.region);
+                    let doc: Value = serde_json::from_str(&t.policy).unwrap_or(Value::String(t.policy.clone()));
+                    main.blank();
+                    main.comment(0, &why(c));
+                    main.open(0, &format!("resource \"aws_sns_topic_policy\" \"{label}\""));
+                    ctx.provider(&mut main, &c.region);
+                    main.attr(1, "arn", &Expr::Str(t.topic_arn.clone()));
+                    main.attr(1, "policy", &Expr::Call("jsonencode", Box::new(from_json(&doc, &BTreeMap::new()))));
+                    main.close(0);
+                    import(&ctx, &mut imports_hcl, &mut import_lines, c, "aws_sns_topic_policy", &label, &t.topic_arn);
+                }
                 Resource::QueryDefinition(q) => {
                     let label = ctx.label("aws_cloudwatch_query_definition", &q.name, &c.region);
                     main.blank();

@@ -39,6 +39,28 @@ pub(super) fn setting_diffs(a: &Alarm, s: &AlarmSettings) -> Vec<String> {
     d
 }
 
+/// Why the alarm never sees the filter's datapoints because of its `Unit`, if it does not: an
+/// alarm with a unit only sees datapoints published with that unit, and a filter's metric is
+/// published with the filter's unit (none when it names none).
+pub(super) fn unit_problem(a: &Alarm, metric: &MetricTransformation) -> Option<String> {
+    let wanted = a.unit.as_deref()?;
+    match metric.unit.as_deref() {
+        Some(u) if u == wanted => None,
+        Some(u) => Some(format!("unit {wanted}, but the filter's metric is published in {u}: the alarm never sees it")),
+        None if wanted == "None" => None,
+        None => Some(format!("unit {wanted}, but the filter's metric has no unit: the alarm never sees it")),
+    }
+}
+
+/// Alarm actions that are SNS topics of another account: cwfix can neither check nor fix them.
+pub(super) fn foreign_topics<'a>(ctx: &Ctx, a: &'a Alarm) -> Vec<&'a str> {
+    a.alarm_actions
+        .iter()
+        .filter(|x| crate::model::topic_arn_parts(x).is_some_and(|p| p.2 != ctx.snap.account))
+        .map(String::as_str)
+        .collect()
+}
+
 /// The alarm with the baseline's settings enforced; everything else (description, other
 /// actions, treatment of missing data) kept as the user had it.
 fn corrected(a: &Alarm, s: &AlarmSettings) -> Alarm {
@@ -97,7 +119,9 @@ pub(super) struct AlarmPlan {
 pub(super) fn plan(ctx: &Ctx, c: &Control, region: &str, metric: &MetricTransformation) -> Result<AlarmPlan, Stop> {
     let settings = &ctx.baseline.alarm;
     let on_metric = ctx.alarms_on(region, metric);
-    let good = on_metric.iter().any(|a| setting_diffs(a, settings).is_empty() && ctx.notifies_someone(a));
+    let good = on_metric.iter().any(|a| {
+        setting_diffs(a, settings).is_empty() && unit_problem(a, metric).is_none() && ctx.notifies_someone(a, region)
+    });
     if good {
         return Ok(AlarmPlan { change: None, reason: None, uses_baseline_topic: false });
     }
@@ -122,6 +146,14 @@ pub(super) fn plan(ctx: &Ctx, c: &Control, region: &str, metric: &MetricTransfor
         Some(a) if a.metrics_json.is_some() => Err(Stop::new(
             Status::Blocked,
             format!("alarm `{}` has the baseline's name but is a metric-math alarm; cwfix will not rewrite it: rename the control's alarm_name", a.alarm_name),
+        )),
+        Some(a) if !ctx.notifies_someone(a, region) && !foreign_topics(ctx, a).is_empty() => Err(Stop::new(
+            Status::Blocked,
+            format!(
+                "alarm `{}` notifies {}, a topic in another account that cwfix can neither check nor change: confirm there that its policy lets this account's alarms publish and that someone is subscribed, or add a topic of this account",
+                a.alarm_name,
+                foreign_topics(ctx, a).join(", ")
+            ),
         )),
         Some(a) => Ok(fix_existing(ctx, c, region, a, metric, &topic_arn)),
         None => {
@@ -158,8 +190,12 @@ fn fix_existing(
         after.dimensions.clear();
     }
     let mut uses_baseline_topic = false;
-    if !ctx.notifies_someone(a) {
-        let broken: Vec<String> = a.alarm_actions.iter().filter_map(|x| ctx.reaches_someone(x).err()).collect();
+    if let Some(u) = unit_problem(a, metric) {
+        why.push(u);
+        after.unit = metric.unit.clone();
+    }
+    if !ctx.notifies_someone(a, region) {
+        let broken: Vec<String> = a.alarm_actions.iter().filter_map(|x| ctx.reaches_someone(x, region).err()).collect();
         why.push(if broken.is_empty() {
             "it notifies nobody (no SNS action)".to_string()
         } else {

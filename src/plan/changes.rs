@@ -33,6 +33,10 @@ impl Addr {
         Addr::of(Kind::SnsSubscription, &format!("{topic_name}/{protocol}:{endpoint}"))
     }
 
+    pub fn sns_topic_policy(topic_name: &str) -> Addr {
+        Addr::of(Kind::SnsTopicPolicy, topic_name)
+    }
+
     pub fn log_retention(log_group: &str) -> Addr {
         Addr::of(Kind::LogRetention, log_group)
     }
@@ -54,6 +58,9 @@ impl Addr {
             ),
             Resource::LogRetention(r) => Addr::log_retention(&r.log_group_name),
             Resource::QueryDefinition(q) => Addr::query_definition(&q.name),
+            Resource::SnsTopicPolicy(p) => {
+                Addr::sns_topic_policy(crate::model::topic_arn_parts(&p.topic_arn).map(|x| x.3).unwrap_or(&p.topic_arn))
+            }
         }
     }
 
@@ -96,6 +103,7 @@ impl Resource {
             Resource::SnsSubscription(_) => Kind::SnsSubscription,
             Resource::LogRetention(_) => Kind::LogRetention,
             Resource::QueryDefinition(_) => Kind::QueryDefinition,
+            Resource::SnsTopicPolicy(_) => Kind::SnsTopicPolicy,
         }
     }
 
@@ -109,6 +117,7 @@ impl Resource {
             Kind::SnsSubscription => Resource::SnsSubscription(serde_json::from_value(v)?),
             Kind::LogRetention => Resource::LogRetention(serde_json::from_value(v)?),
             Kind::QueryDefinition => Resource::QueryDefinition(serde_json::from_value(v)?),
+            Kind::SnsTopicPolicy => Resource::SnsTopicPolicy(serde_json::from_value(v)?),
         })
     }
 }

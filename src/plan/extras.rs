@@ -42,6 +42,7 @@ fn verdict(id: String, title: String, (status, reason): (Status, String), change
         via: None,
         changes: change.map(|c| vec![c.address.to_string()]).unwrap_or_default(),
         scanners: Default::default(),
+        scanners_now: Default::default(),
         severity: None,
         rationale: None,
         remediation: None,

@@ -8,7 +8,8 @@
 //! ([`assign_own`]), by a rule that does not depend on the order of controls in the baseline.
 
 use super::{Change, Ctx, Resource};
-use crate::baseline::Control;
+use crate::baseline::{AlarmSettings, Control};
+use crate::model::{ComparisonOperator, Statistic};
 use crate::model::{LogGroup, MetricFilter, MetricTransformation};
 use crate::pattern::{self, Coverage, Pattern};
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,14 +52,49 @@ pub(super) fn scanners_accept(c: &Control, pattern: &str) -> bool {
     })
 }
 
-/// Filters on `lg` that cover the control's pattern, have a metric, and satisfy its scanners.
-pub(super) fn covering<'a>(c: &Control, lg: &'a LogGroup, parsed: &Parsed) -> Vec<&'a MetricFilter> {
+/// Filters on `lg` that cover the control's pattern, satisfy its scanners, and whose metric
+/// counts each matching event enough for the alarm to fire on it.
+pub(super) fn covering<'a>(c: &Control, s: &AlarmSettings, lg: &'a LogGroup, parsed: &Parsed) -> Vec<&'a MetricFilter> {
+    covering_pattern(c, lg, parsed)
+        .into_iter()
+        .filter(|f| f.metric_transformations.first().is_some_and(|t| value_problem(t, s).is_none()))
+        .collect()
+}
+
+/// Filters whose pattern covers the control's and that satisfy its scanners (metric aside).
+fn covering_pattern<'a>(c: &Control, lg: &'a LogGroup, parsed: &Parsed) -> Vec<&'a MetricFilter> {
     parsed
         .iter()
         .filter(|(_, p)| p.as_ref().is_some_and(|p| pattern::covers(p, &c.pattern).is_covered()))
         .map(|(i, _)| &lg.metric_filters[*i])
-        .filter(|f| !f.metric_transformations.is_empty() && scanners_accept(c, &f.filter_pattern))
+        .filter(|f| scanners_accept(c, &f.filter_pattern))
         .collect()
+}
+
+/// Why a matching event does not by itself bring the metric to the alarm's threshold, if it
+/// does not: the filter's `metricValue` is what each match adds.
+pub(super) fn value_problem(t: &MetricTransformation, s: &AlarmSettings) -> Option<String> {
+    let v = match t.metric_value.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => v,
+        _ => {
+            return Some(format!(
+                "its metric value `{}` is not a number: cwfix cannot prove that a matching event counts",
+                t.metric_value
+            ))
+        }
+    };
+    let enough = match s.comparison_operator {
+        _ if s.statistic == Statistic::SampleCount => true,
+        ComparisonOperator::GreaterThanOrEqualToThreshold => v >= s.threshold,
+        ComparisonOperator::GreaterThanThreshold => v > s.threshold,
+        _ => true,
+    };
+    (!enough).then(|| {
+        format!(
+            "its metric value is {v}: one matching event adds {v}, which never reaches the alarm's threshold of {}",
+            s.threshold
+        )
+    })
 }
 
 /// How strongly a filter is a control's own, best first.
@@ -68,6 +104,8 @@ enum Claim {
     Name,
     /// It emits the control's metric.
     Metric,
+    /// Its pattern covers the control's, but its metric does not count matches (metricValue).
+    Covering,
     /// Its pattern is provably weaker than the control's (a near miss); `true` = no alarm watches it.
     Weaker { unwatched: bool },
 }
@@ -110,6 +148,10 @@ fn claim(ctx: &Ctx, c: &Control, f: &MetricFilter, p: Option<&Pattern>, region: 
     if f.metric_transformations.iter().any(|t| t.metric_name == c.metric_name && t.metric_namespace == c.namespace) {
         return Some(Claim::Metric);
     }
+    let covers = p.is_some_and(|p| pattern::covers(p, &c.pattern).is_covered());
+    if covers && scanners_accept(c, &f.filter_pattern) && !f.metric_transformations.is_empty() {
+        return Some(Claim::Covering);
+    }
     let weaker = p.is_some_and(|p| pattern::covers(&c.pattern, p).is_covered());
     let first = f.metric_transformations.first()?;
     weaker.then(|| Claim::Weaker { unwatched: ctx.alarms_on(region, first).is_empty() })
@@ -128,7 +170,7 @@ pub(super) struct FilterPlan {
 /// Plans the filter of `c` on `lg`: reuse a covering filter, repair `own`, or create one.
 pub(super) fn plan(ctx: &Ctx, c: &Control, lg: &LogGroup, parsed: &Parsed, own: Option<&MetricFilter>) -> FilterPlan {
     let region = &lg.group.region;
-    let cover = covering(c, lg, parsed);
+    let cover = covering(c, &ctx.baseline.alarm, lg, parsed);
     let reuse = cover
         .iter()
         .find(|f| !ctx.alarms_on(region, &f.metric_transformations[0]).is_empty())
@@ -143,19 +185,29 @@ pub(super) fn plan(ctx: &Ctx, c: &Control, lg: &LogGroup, parsed: &Parsed, own: 
         };
     }
     match own {
-        Some(f) => repair(c, region, f),
+        Some(f) => repair(c, &ctx.baseline.alarm, region, f),
         None => create(c, lg),
     }
 }
 
-/// Keeps the filter's name and metric (alarms may watch it) and fixes the pattern only.
-fn repair(c: &Control, region: &str, f: &MetricFilter) -> FilterPlan {
-    let why = why_not_covering(c, f);
+/// Keeps the filter's name and metric (alarms may watch it) and fixes what keeps it from
+/// counting the baseline's events: the pattern, a missing metric, or its metric value.
+fn repair(c: &Control, s: &AlarmSettings, region: &str, f: &MetricFilter) -> FilterPlan {
     let mut after = f.clone();
-    after.filter_pattern = c.pattern.source().trim().to_string();
+    let mut why = Vec::new();
+    let pattern_covers = pattern::parse(&f.filter_pattern).is_ok_and(|p| pattern::covers(&p, &c.pattern).is_covered());
+    if !pattern_covers || !scanners_accept(c, &f.filter_pattern) || f.metric_transformations.is_empty() {
+        why.push(why_not_covering(c, f));
+        after.filter_pattern = c.pattern.source().trim().to_string();
+    }
     if after.metric_transformations.is_empty() {
         after.metric_transformations = vec![new_transformation(c)];
     }
+    if let Some(problem) = value_problem(&after.metric_transformations[0], s) {
+        why.push(format!("{problem} (set to 1)"));
+        after.metric_transformations[0].metric_value = "1".into();
+    }
+    let why = why.join("; ");
     let reason = format!("metric filter `{}`: {why}", f.filter_name);
     FilterPlan {
         metric: after.metric_transformations[0].clone(),

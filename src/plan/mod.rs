@@ -16,6 +16,8 @@ mod extras;
 pub mod file;
 mod filter;
 mod notify;
+mod policy;
+mod scanners;
 
 pub use changes::Addr;
 pub use notify::topic_policy;
@@ -46,6 +48,7 @@ pub enum Status {
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     SnsTopic,
+    SnsTopicPolicy,
     SnsSubscription,
     MetricFilter,
     MetricAlarm,
@@ -57,6 +60,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::SnsTopic => "sns_topic",
+            Kind::SnsTopicPolicy => "sns_topic_policy",
             Kind::SnsSubscription => "sns_subscription",
             Kind::MetricFilter => "metric_filter",
             Kind::MetricAlarm => "metric_alarm",
@@ -94,6 +98,13 @@ pub struct SubscriptionSpec {
     pub subscription_arn: Option<String>,
 }
 
+/// A topic's access policy (the `Policy` attribute, a JSON document).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicPolicySpec {
+    pub topic_arn: String,
+    pub policy: String,
+}
+
 /// A log group's retention (`None` = never expire).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetentionSpec {
@@ -114,6 +125,7 @@ pub enum Resource {
     QueryDefinition(QueryDefinition),
     SnsSubscription(SubscriptionSpec),
     LogRetention(RetentionSpec),
+    SnsTopicPolicy(TopicPolicySpec),
 }
 
 /// One attribute that changes, for `~ field = before -> after` lines.
@@ -167,10 +179,15 @@ pub struct ControlVerdict {
     /// Addresses of the changes this control needs.
     #[serde(default)]
     pub changes: Vec<String>,
-    /// Whether each scanner will accept the filter this control relies on (live, or as
-    /// planned): scanner -> `"pass"` | `{"fail": reason}` | `{"not_checked": reason}`.
+    /// What each scanner will say once the plan is applied: scanner -> `"pass"` |
+    /// `{"fail": reason}` | `{"not_checked": reason}`. For a control the plan does not change,
+    /// the same as `scanners_now`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub scanners: BTreeMap<String, Verdict>,
+    /// What each scanner says now, on the live account: its pattern rule plus the part of the
+    /// chain it checks (trail, alarm, subscriber).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scanners_now: BTreeMap<String, Verdict>,
     /// How bad a gap in this control is (Security Hub's scale), why it matters, and what a
     /// person does about it: from the baseline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -344,13 +361,13 @@ impl From<Stop> for Outcome {
 /// Judges `c` against one usable log group: the chain it holds through, if it holds.
 fn holds_via(ctx: &Ctx, c: &Control, trail: &Trail, lg: &LogGroup, parsed: &filter::Parsed) -> Option<Via> {
     let region = &lg.group.region;
-    for f in filter::covering(c, lg, parsed) {
+    for f in filter::covering(c, &ctx.baseline.alarm, lg, parsed) {
         for t in f.metric_transformations.iter().filter(|t| t.dimensions.is_empty()) {
             for a in ctx.alarms_on(region, t) {
-                if !alarm::setting_diffs(a, &ctx.baseline.alarm).is_empty() {
+                if !alarm::setting_diffs(a, &ctx.baseline.alarm).is_empty() || alarm::unit_problem(a, t).is_some() {
                     continue;
                 }
-                if let Some(topic) = a.alarm_actions.iter().find(|arn| ctx.reaches_someone(arn).is_ok()) {
+                if let Some(topic) = a.alarm_actions.iter().find(|arn| ctx.reaches_someone(arn, region).is_ok()) {
                     return Some(Via {
                         trail: trail.arn.clone(),
                         log_group: lg.group.name.clone(),
@@ -445,7 +462,9 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
                 .controls
                 .iter()
                 .enumerate()
-                .filter(|(i, c)| via_of(*i).is_none() && filter::covering(c, lg, parsed_of(lg)).is_empty())
+                .filter(|(i, c)| {
+                    via_of(*i).is_none() && filter::covering(c, &baseline.alarm, lg, parsed_of(lg)).is_empty()
+                })
                 .map(|(_, c)| c)
                 .collect();
             filter::assign_own(&ctx, &failing, lg, parsed_of(lg))
@@ -462,7 +481,7 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
             (None, None) => chain.without_usable_trail(&ctx),
         })
         .collect();
-    let (mut verdicts, mut changes) = merge(baseline, outcomes, &mut warnings);
+    let (mut verdicts, mut changes) = merge(&ctx, outcomes, &mut warnings);
     let no_chain = verdicts
         .first()
         .map(|c| (c.status, c.reason.clone()))
@@ -506,11 +525,8 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
 /// Turns per-control outcomes into verdicts and one list of changes: a change several controls
 /// need (the topic) appears once, naming them all. Two different wishes for one address keep
 /// the one of the smallest control id (a rule that ignores the baseline's order) and warn.
-fn merge(
-    baseline: &Baseline,
-    outcomes: Vec<Outcome>,
-    warnings: &mut Vec<String>,
-) -> (Vec<ControlVerdict>, Vec<Change>) {
+fn merge(ctx: &Ctx, outcomes: Vec<Outcome>, warnings: &mut Vec<String>) -> (Vec<ControlVerdict>, Vec<Change>) {
+    let baseline = ctx.baseline;
     let mut by_addr: BTreeMap<Addr, Change> = BTreeMap::new();
     let mut verdicts = Vec::new();
     for (c, mut out) in baseline.controls.iter().zip(outcomes) {
@@ -536,17 +552,18 @@ fn merge(
                 }
             }
         }
-        verdicts.push(verdict(c, out, addresses));
+        verdicts.push(verdict(ctx, c, out, addresses));
     }
     (verdicts, by_addr.into_values().collect())
 }
 
-fn verdict(c: &Control, out: Outcome, changes: Vec<String>) -> ControlVerdict {
-    let scanners = match (crate::scanner::classify(c), &out.pattern) {
-        (Some(topic), Some(p)) => {
+fn verdict(ctx: &Ctx, c: &Control, out: Outcome, changes: Vec<String>) -> ControlVerdict {
+    let scanners_now = scanners::now(ctx, c);
+    let scanners = match (crate::scanner::classify(c), &out.pattern, out.status) {
+        (Some(topic), Some(p), Status::Changes) => {
             crate::scanner::verdicts(topic, p).into_iter().map(|(s, v)| (s.as_str().to_string(), v)).collect()
         }
-        _ => BTreeMap::new(),
+        _ => scanners_now.clone(),
     };
     let reason = match &c.note {
         Some(n) => format!("{} [{n}]", out.reason),
@@ -560,6 +577,7 @@ fn verdict(c: &Control, out: Outcome, changes: Vec<String>) -> ControlVerdict {
         via: out.via,
         changes,
         scanners,
+        scanners_now,
         severity: c.severity,
         rationale: c.rationale.clone(),
         remediation: c.remediation.clone(),

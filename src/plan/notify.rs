@@ -2,7 +2,8 @@
 //! Decides whether an alarm action reaches a person, and plans the baseline's topic and its
 //! subscribers when an alarm relies on them.
 
-use super::{Change, Ctx, Resource, Status, Stop, SubscriptionSpec, TopicSpec, CREATED_BY_TAG};
+use super::policy::{self, Decision, Publish};
+use super::{Change, Ctx, Resource, Status, Stop, SubscriptionSpec, TopicPolicySpec, TopicSpec, CREATED_BY_TAG};
 use crate::baseline::{Control, TopicRef, WantedSubscription};
 use crate::model::{Alarm, Topic};
 use std::collections::BTreeMap;
@@ -13,18 +14,32 @@ impl Ctx<'_> {
     }
 
     /// Whether one of the alarm's actions reaches someone.
-    pub(super) fn notifies_someone(&self, a: &Alarm) -> bool {
-        a.alarm_actions.iter().any(|x| self.reaches_someone(x).is_ok())
+    pub(super) fn notifies_someone(&self, a: &Alarm, region: &str) -> bool {
+        a.alarm_actions.iter().any(|x| self.reaches_someone(x, region).is_ok())
     }
 
-    /// Whether an alarm action reaches a person: an SNS topic with a confirmed subscriber,
-    /// not encrypted with a key CloudWatch cannot use.
-    pub(super) fn reaches_someone(&self, arn: &str) -> Result<(), String> {
+    /// Whether an action of an alarm in `region` reaches a person: an SNS topic in the alarm's
+    /// region and account, whose policy lets CloudWatch publish, not encrypted with a key
+    /// CloudWatch cannot use, with a confirmed subscriber.
+    pub(super) fn reaches_someone(&self, arn: &str, region: &str) -> Result<(), String> {
+        if let Some((_, topic_region, account, name)) = crate::model::topic_arn_parts(arn) {
+            if topic_region != region {
+                return Err(format!(
+                    "topic `{name}` is in {topic_region}, but CloudWatch alarms in {region} can only notify topics in their own region"
+                ));
+            }
+            if account != self.snap.account {
+                return Err(format!("topic `{name}` is in account {account}, which cwfix cannot check from here"));
+            }
+        }
         let Some(t) = self.topic(arn) else {
             return Err(format!("topic `{arn}` does not exist or was not readable"));
         };
         if !t.readable {
             return Err(format!("topic `{}` could not be read", t.name));
+        }
+        if let Some(problem) = self.policy_problem(t) {
+            return Err(format!("topic `{}` {problem}", t.name));
         }
         if t.kms_master_key_id.as_deref().is_some_and(is_aws_managed_sns_key) {
             return Err(format!(
@@ -71,6 +86,31 @@ impl Ctx<'_> {
         })
     }
 
+    /// Why the topic's policy stops this account's alarms from publishing, if it does.
+    pub(super) fn policy_problem(&self, t: &crate::model::Topic) -> Option<String> {
+        let req = self.publish(t);
+        match policy::decide(t.policy.as_deref()?, &req)? {
+            Decision::Allowed => None,
+            Decision::Denied { sid } => Some(format!(
+                "has a policy statement{} that denies cloudwatch.amazonaws.com SNS:Publish: the alarm's notifications are refused",
+                sid.map(|s| format!(" `{s}`")).unwrap_or_default()
+            )),
+            Decision::NotAllowed => Some(
+                "has a policy with no statement letting cloudwatch.amazonaws.com publish for this account's alarms: the alarm's notifications are refused"
+                    .into(),
+            ),
+        }
+    }
+
+    fn publish<'t>(&'t self, t: &'t crate::model::Topic) -> Publish<'t> {
+        Publish {
+            topic_arn: &t.topic_arn,
+            account: &self.snap.account,
+            partition: &self.snap.partition,
+            region: &t.region,
+        }
+    }
+
     pub(super) fn baseline_topic_arn(&self, region: &str) -> String {
         match &self.baseline.notification.topic {
             TopicRef::Arn(a) => a.clone(),
@@ -107,9 +147,10 @@ pub(super) fn plan(ctx: &Ctx, c: &Control, region: &str) -> Result<NotifyPlan, S
         ));
     }
     if let Some(t) = existing {
-        if let (Err(e), true) =
-            (ctx.reaches_someone(&t.topic_arn), t.kms_master_key_id.as_deref().is_some_and(is_aws_managed_sns_key))
-        {
+        if let (Err(e), true) = (
+            ctx.reaches_someone(&t.topic_arn, region),
+            t.kms_master_key_id.as_deref().is_some_and(is_aws_managed_sns_key),
+        ) {
             return Err(Stop::new(
                 Status::Blocked,
                 format!(
@@ -147,6 +188,9 @@ pub(super) fn plan(ctx: &Ctx, c: &Control, region: &str) -> Result<NotifyPlan, S
     if existing.is_none() {
         changes.push(new_topic(ctx, c, region, &topic_arn, &topic_name)?);
     }
+    if let Some(fix) = existing.and_then(|t| repair_policy(ctx, c, t)) {
+        changes.push(fix);
+    }
     for w in to_add {
         let reason = format!(
             "topic `{topic_name}` has no confirmed subscriber; the baseline wants {}:{}",
@@ -161,6 +205,17 @@ pub(super) fn plan(ctx: &Ctx, c: &Control, region: &str) -> Result<NotifyPlan, S
         changes.push(Change::create(region, &c.id, reason, Resource::SnsSubscription(spec)));
     }
     Ok(NotifyPlan { changes, pending_note })
+}
+
+/// The baseline's topic lets CloudWatch publish again: its Deny statements for CloudWatch go
+/// and cwfix's Allow statement is added; every other statement is kept (an update rollback undoes).
+fn repair_policy(ctx: &Ctx, c: &Control, t: &crate::model::Topic) -> Option<Change> {
+    let why = ctx.policy_problem(t)?;
+    let before = t.policy.clone()?;
+    let after = policy::repaired(&before, &ctx.publish(t))?;
+    let spec = |policy| Resource::SnsTopicPolicy(TopicPolicySpec { topic_arn: t.topic_arn.clone(), policy });
+    let reason = format!("topic `{}` {why}; cwfix adds a statement allowing them", t.name);
+    Some(Change::update(&t.region, &c.id, reason, spec(before), spec(after)))
 }
 
 /// The baseline's topic, as cwfix creates it: tagged, with a policy that lets only this
@@ -193,6 +248,7 @@ fn new_topic(ctx: &Ctx, c: &Control, region: &str, topic_arn: &str, topic_name: 
 /// A topic policy that lets this account manage the topic and lets CloudWatch alarms of this
 /// account (and only those) publish to it.
 pub fn topic_policy(topic_arn: &str, account: &str, partition: &str, region: &str) -> String {
+    let req = Publish { topic_arn, account, partition, region };
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -204,17 +260,7 @@ pub fn topic_policy(topic_arn: &str, account: &str, partition: &str, region: &st
                            "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
                 "Resource": topic_arn
             },
-            {
-                "Sid": "CloudWatchAlarmsPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": "SNS:Publish",
-                "Resource": topic_arn,
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {"aws:SourceArn": format!("arn:{partition}:cloudwatch:{region}:{account}:alarm:*")}
-                }
-            }
+            policy::statement(&req)
         ]
     })
     .to_string()

@@ -56,6 +56,7 @@ fn topic(name: &str, confirmed: bool) -> Topic {
         name: name.into(),
         region: "us-east-1".into(),
         kms_master_key_id: None,
+        policy: None,
         subscriptions: vec![Subscription {
             protocol: "email".into(),
             endpoint: "x@example.com".into(),
@@ -259,4 +260,104 @@ fn changes_are_built_with_matching_kinds_and_addresses() {
         assert_eq!(c.address, Addr::of_resource(after), "{}", c.address);
     }
     assert_eq!(p.summary, Summary::of(&p.changes));
+}
+
+/// A compliant account (`full_chain` on topic `sec`) with one link broken by `break_it`.
+fn broken(break_it: impl FnOnce(&mut Snapshot)) -> Plan {
+    let mut b = base();
+    b.notification.topic = TopicRef::Name("sec".into());
+    let (f, a) = full_chain(&b, "sec");
+    let mut s = snap(f, a, vec![topic("sec", true)]);
+    assert!(plan(&b, &s).all_compliant());
+    break_it(&mut s);
+    plan(&b, &s)
+}
+
+#[test]
+fn a_topic_policy_that_denies_cloudwatch_is_a_broken_link_fixed_in_place() {
+    let p = broken(|s| {
+        s.topics[0].policy = Some(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Sid": "Owner", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": "*"},
+                {"Sid": "NoCloudWatch", "Effect": "Deny", "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "SNS:Publish", "Resource": "*"}
+            ]})
+            .to_string(),
+        );
+    });
+    assert!(p.controls.iter().all(|c| c.status == Status::Changes), "{:#?}", p.controls);
+    assert!(p.controls[0].reason.contains("denies cloudwatch.amazonaws.com SNS:Publish"), "{}", p.controls[0].reason);
+    let policies: Vec<&Change> = p.changes.iter().filter(|c| c.kind == Kind::SnsTopicPolicy).collect();
+    assert_eq!(policies.len(), 1, "one policy update serves every control: {:#?}", p.changes);
+    let ch = policies[0];
+    assert_eq!((ch.kind, ch.action), (Kind::SnsTopicPolicy, Action::Update));
+    let Some(Resource::SnsTopicPolicy(after)) = &ch.after else { panic!() };
+    assert!(after.policy.contains("CloudWatchAlarmsPublish") && !after.policy.contains("NoCloudWatch"));
+    assert!(after.policy.contains("\"Owner\""), "other statements are kept");
+}
+
+#[test]
+fn an_alarm_unit_the_filter_never_publishes_is_removed() {
+    let p = broken(|s| s.alarms[2].alarm.unit = Some("Seconds".into()));
+    let c = &p.controls[2];
+    assert_eq!(c.status, Status::Changes);
+    assert!(c.reason.contains("unit Seconds, but the filter's metric has no unit"), "{}", c.reason);
+    let ch = p.changes.iter().find(|x| x.kind == Kind::MetricAlarm).unwrap();
+    assert!(ch.fields.iter().any(|f| f.field == "unit" && f.after.is_null()), "{:?}", ch.fields);
+}
+
+#[test]
+fn a_metric_value_that_never_reaches_the_threshold_is_set_to_one() {
+    let p = broken(|s| s.log_groups[0].metric_filters[4].metric_transformations[0].metric_value = "0".into());
+    let c = &p.controls[4];
+    assert_eq!(c.status, Status::Changes, "{:#?}", c);
+    assert!(c.reason.contains("its metric value is 0"), "{}", c.reason);
+    let ch = p.changes.iter().find(|x| x.kind == Kind::MetricFilter).unwrap();
+    assert_eq!(ch.action, Action::Update);
+    assert_eq!(ch.address.to_string(), "metric_filter.ct/f-5.5");
+    let Some(Resource::MetricFilter(after)) = &ch.after else { panic!() };
+    assert_eq!(after.metric_transformations[0].metric_value, "1");
+    let fields: Vec<&str> = ch.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, ["metric_transformations"], "the user's pattern is kept when it already covers");
+}
+
+#[test]
+fn a_topic_in_another_region_reaches_nobody() {
+    let p = broken(|s| {
+        let arn = "arn:aws:sns:eu-west-1:123456789012:sec".to_string();
+        s.alarms[0].alarm.alarm_actions = vec![arn.clone()];
+        let mut t = topic("sec", true);
+        t.topic_arn = arn;
+        t.region = "eu-west-1".into();
+        s.topics.push(t);
+    });
+    let c = &p.controls[0];
+    assert_eq!(c.status, Status::Changes);
+    assert!(c.reason.contains("can only notify topics in their own region"), "{}", c.reason);
+}
+
+#[test]
+fn a_topic_in_another_account_blocks_with_the_reason() {
+    let p = broken(|s| s.alarms[1].alarm.alarm_actions = vec!["arn:aws:sns:us-east-1:999988887777:central".into()]);
+    let c = &p.controls[1];
+    assert_eq!(c.status, Status::Blocked, "{c:#?}");
+    assert!(c.reason.contains("another account"), "{}", c.reason);
+}
+
+#[test]
+fn scanner_verdicts_say_now_and_after_apply() {
+    let p = plan(&base(), &snap(vec![], vec![], vec![]));
+    let c = &p.controls[0];
+    assert_eq!(c.status, Status::Changes);
+    for s in ["prowler", "securityhub", "steampipe", "cloudsploit"] {
+        assert!(c.scanners_now[s].is_fail(), "{s} now: {:?}", c.scanners_now[s]);
+    }
+    assert!(c.scanners["prowler"].is_pass(), "prowler after apply: {:?}", c.scanners["prowler"]);
+    // A compliant control: now and after are the same.
+    let b = base();
+    let (f, a) = full_chain(&b, "sec");
+    let mut b2 = b.clone();
+    b2.notification.topic = TopicRef::Name("sec".into());
+    let ok = plan(&b2, &snap(f, a, vec![topic("sec", true)]));
+    assert_eq!(ok.controls[2].scanners, ok.controls[2].scanners_now);
+    assert!(ok.controls[2].scanners_now["prowler"].is_pass(), "{:?}", ok.controls[2].scanners_now);
 }

@@ -231,6 +231,7 @@ fn resources(p: &Plan, c: &ControlVerdict, changes: &[&Change]) -> Vec<ResourceR
         Kind::MetricFilter => 0,
         Kind::MetricAlarm => 1,
         Kind::SnsTopic => 2,
+        Kind::SnsTopicPolicy => 2,
         Kind::SnsSubscription => 3,
         Kind::LogRetention => 4,
         Kind::QueryDefinition => 5,
@@ -243,6 +244,7 @@ fn resources(p: &Plan, c: &ControlVerdict, changes: &[&Change]) -> Vec<ResourceR
                 ("metric_alarm", Some(arn(p, "cloudwatch", r, &format!("alarm:{}", a.alarm_name))))
             }
             Resource::SnsTopic(t) => ("sns_topic", Some(t.topic_arn.clone())),
+            Resource::SnsTopicPolicy(t) => ("sns_topic_policy", Some(t.topic_arn.clone())),
             Resource::SnsSubscription(_) => ("sns_subscription", None),
             Resource::LogRetention(l) => {
                 ("log_group", Some(arn(p, "logs", r, &format!("log-group:{}", l.log_group_name))))

@@ -51,16 +51,21 @@ pub fn plan(p: &Plan, out: &mut dyn Write, st: &Style) -> io::Result<()> {
             writeln!(out, "          {:<w$}  {} {}", "", st.dim("why it matters:"), st.dim(r))?;
         }
         if !c.scanners.is_empty() {
+            // Now -> after apply, so no verdict is silently about the planned state.
+            let mark = |v: &Verdict| match v {
+                Verdict::Pass => st.green("pass"),
+                Verdict::Fail { .. } => st.red("FAIL"),
+                Verdict::NotChecked { .. } => "-".to_string(),
+            };
             let list: Vec<String> = c
                 .scanners
                 .iter()
-                .map(|(name, v)| match v {
-                    Verdict::Pass => format!("{name} {}", st.green("pass")),
-                    Verdict::Fail { .. } => format!("{name} {}", st.red("FAIL")),
-                    Verdict::NotChecked { .. } => format!("{name} -"),
+                .map(|(name, after)| match c.scanners_now.get(name) {
+                    Some(now) if now != after => format!("{name} {} -> {}", mark(now), mark(after)),
+                    _ => format!("{name} {}", mark(after)),
                 })
                 .collect();
-            writeln!(out, "          {:<w$}  {} {}", "", st.dim("scanners:"), list.join(", "))?;
+            writeln!(out, "          {:<w$}  {} {}", "", st.dim("scanners (now -> after apply):"), list.join(", "))?;
         }
     }
     for warn in &p.warnings {
@@ -249,6 +254,7 @@ mod tests {
                     via: None,
                     changes: vec!["metric_alarm.a".into()],
                     scanners: Default::default(),
+                    scanners_now: Default::default(),
                     severity: Some(crate::baseline::Severity::Low),
                     rationale: Some("Probing shows up as denied calls.".into()),
                     remediation: None,
@@ -261,6 +267,7 @@ mod tests {
                     via: None,
                     changes: vec![],
                     scanners: Default::default(),
+                    scanners_now: Default::default(),
                     severity: None,
                     rationale: None,
                     remediation: None,
@@ -273,6 +280,7 @@ mod tests {
                     via: None,
                     changes: vec![],
                     scanners: Default::default(),
+                    scanners_now: Default::default(),
                     severity: None,
                     rationale: None,
                     remediation: None,

@@ -59,6 +59,10 @@ fn left_by(it: &Intent) -> Option<Resource> {
             subscription_arn: returned("subscription_arn").filter(|a| a.starts_with("arn:")),
             ..subscription.clone()
         })),
+        Op::SetTopicPolicy { topic_arn, policy } => Some(Resource::SnsTopicPolicy(crate::plan::TopicPolicySpec {
+            topic_arn: topic_arn.clone(),
+            policy: policy.clone(),
+        })),
         Op::PutMetricFilter { filter } => Some(Resource::MetricFilter(filter.clone())),
         Op::PutMetricAlarm { alarm } => Some(Resource::MetricAlarm(alarm.definition())),
         Op::PutQueryDefinition { definition } => Some(Resource::QueryDefinition(crate::model::QueryDefinition {

@@ -5,6 +5,7 @@ mod util;
 
 mod accounts;
 mod apply;
+mod auditor;
 mod common;
 mod emit;
 mod faults;
