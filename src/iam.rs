@@ -1,5 +1,6 @@
 //! The least-privilege IAM policy each cwfix mode needs, generated from the calls the AWS
-//! adapter makes (kept in step by a test that greps `src/aws/live.rs` for action names).
+//! adapters make (kept in step by a test that greps `src/aws/live.rs` and the other adapters
+//! for action names).
 
 use serde_json::{json, Value};
 
@@ -39,6 +40,27 @@ pub const WRITE_ACTIONS: &[&str] = &[
     "logs:DeleteRetentionPolicy",
 ];
 
+/// Calls `--org` makes with the caller's credentials: the organization's accounts, and entering
+/// each member (`sts:AssumeRole` on the role `--role-name` names in every account).
+pub const ORG_ACTIONS: &[&str] = &[
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+    "sts:AssumeRole",
+];
+
+/// Calls `plan --findings securityhub` makes in each account.
+pub const FINDINGS_ACTIONS: &[&str] = &["securityhub:BatchImportFindings"];
+
+/// What a policy covers beyond its mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// `--org`: list the organization and enter its members.
+    pub org: bool,
+    /// `--findings securityhub`: import findings.
+    pub findings: bool,
+}
+
 /// Which command the policy is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
@@ -49,6 +71,42 @@ pub enum Mode {
 /// The policy document. Reads need `*` (the List/Describe calls take no resource); writes are
 /// scoped where the API allows: metric filters to log groups, alarms and topics to this partition.
 pub fn policy(mode: Mode) -> Value {
+    policy_with(mode, Extras::default())
+}
+
+/// [`policy`] plus the statements `extras` need: `--org` (the caller lists the organization and
+/// assumes roles: a member's role itself needs the mode's policy) and `--findings securityhub`
+/// (each account imports its own findings; Security Hub scopes the call to the account's
+/// default product, `arn:aws:securityhub:*:*:product/*/default`).
+pub fn policy_with(mode: Mode, extras: Extras) -> Value {
+    let mut doc = mode_policy(mode);
+    let Some(statements) = doc["Statement"].as_array_mut() else { return doc };
+    if extras.org {
+        statements.push(json!({
+            "Sid": "CwfixOrganization",
+            "Effect": "Allow",
+            "Action": &ORG_ACTIONS[..3],
+            "Resource": "*"
+        }));
+        statements.push(json!({
+            "Sid": "CwfixEnterMemberAccounts",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Resource": "arn:aws:iam::*:role/*"
+        }));
+    }
+    if extras.findings {
+        statements.push(json!({
+            "Sid": "CwfixSecurityHubFindings",
+            "Effect": "Allow",
+            "Action": FINDINGS_ACTIONS,
+            "Resource": "arn:aws:securityhub:*:*:product/*/default"
+        }));
+    }
+    doc
+}
+
+fn mode_policy(mode: Mode) -> Value {
     let mut statements = vec![json!({
         "Sid": "CwfixDiscover",
         "Effect": "Allow",
@@ -97,6 +155,23 @@ mod tests {
         for a in used {
             assert!(READ_ACTIONS.contains(&a) || WRITE_ACTIONS.contains(&a), "{a} missing from the IAM policy");
         }
+        // The organization and Security Hub adapters: each action in its own list, and in the
+        // policy the matching flag prints.
+        let others = [
+            (include_str!("aws/organizations.rs"), ORG_ACTIONS, Extras { org: true, findings: false }),
+            (include_str!("aws/session.rs"), ORG_ACTIONS, Extras { org: true, findings: false }),
+            (include_str!("aws/securityhub.rs"), FINDINGS_ACTIONS, Extras { org: false, findings: true }),
+        ];
+        for (src, list, extras) in others {
+            let used: Vec<&str> = re.captures_iter(src).map(|c| c.get(1).unwrap().as_str()).collect();
+            assert!(!used.is_empty());
+            let p = policy_with(Mode::Plan, extras).to_string();
+            for a in used {
+                assert!(list.contains(&a), "{a} missing from its action list");
+                assert!(p.contains(&format!("\"{a}\"")), "{a} missing from the policy");
+            }
+        }
+        assert!(!policy(Mode::Plan).to_string().contains("organizations:"), "only with --org");
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The thin adapter in front of the AWS SDK. [`CloudApi`] is the only way the rest of cwfix
 //! talks to AWS; it takes and returns `model` types, never SDK shapes. `live` implements it
-//! with the aws-sdk-* crates (the sole home of `aws_sdk_*` and `aws_config`), `fake` in memory
-//! for unit tests of discovery and apply.
+//! with the aws-sdk-* crates (this module is the sole home of `aws_sdk_*` and `aws_config`),
+//! `fake` in memory for unit tests of discovery and apply. `session` enters member accounts,
+//! `organizations` lists them and `securityhub` imports findings, each behind a narrow trait.
 
 #[cfg(test)]
 pub mod fake;
 pub mod live;
+pub mod organizations;
+pub mod securityhub;
+pub mod session;
 
 use crate::model::{Alarm, KmsKey, MetricFilter, QueryDefinition, Subscription};
 use std::collections::BTreeMap;
