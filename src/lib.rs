@@ -17,6 +17,7 @@ pub mod iam;
 pub mod journal;
 pub mod model;
 pub mod observe;
+pub mod org;
 pub mod pattern;
 pub mod plan;
 pub mod render;

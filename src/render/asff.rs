@@ -12,6 +12,11 @@
 //! - `Resources`: the filter, alarm, topic (or log group) the control is about, the account
 //!   (`AwsAccount`) when there is nothing more specific. Alarms and topics have their ASFF
 //!   types; metric filters, subscriptions, log groups and saved queries are `Other`.
+//! - `RecordState` and `Workflow.Status`: a control that holds is `ARCHIVED` / `RESOLVED`, one
+//!   that does not `ACTIVE` / `NEW`. Security Hub takes `Workflow` from a provider only when it
+//!   creates the finding (later it belongs to the people triaging it), so a control that becomes
+//!   compliant is resolved the provider's way: `PASSED` and archived. When it fails again the
+//!   finding becomes `ACTIVE`, and Security Hub itself sets a `RESOLVED` workflow back to `NEW`.
 //! - Field limits of the API are respected (Title 256, Description 1024, Recommendation 512,
 //!   ProductFields values 2048 characters).
 
@@ -159,7 +164,8 @@ fn finding(f: &Finding, ctx: &Context) -> Value {
         "ProductFields": Value::Object(product_fields),
         "Resources": resources,
         "Compliance": compliance,
-        "RecordState": "ACTIVE",
+        "RecordState": if status == Status::Compliant { "ARCHIVED" } else { "ACTIVE" },
+        "Workflow": {"Status": if status == Status::Compliant { "RESOLVED" } else { "NEW" }},
     })
 }
 
@@ -178,6 +184,14 @@ mod tests {
         assert_eq!(by("5.4")["Compliance"]["Status"], "FAILED");
         assert_eq!(by("5.9")["Compliance"]["Status"], "FAILED");
         assert_eq!(by("5.10")["Compliance"]["Status"], "WARNING");
+        assert_eq!(
+            (by("5.3")["RecordState"].as_str(), by("5.3")["Workflow"]["Status"].as_str()),
+            (Some("ARCHIVED"), Some("RESOLVED"))
+        );
+        assert_eq!(
+            (by("5.4")["RecordState"].as_str(), by("5.4")["Workflow"]["Status"].as_str()),
+            (Some("ACTIVE"), Some("NEW"))
+        );
         assert_eq!(by("5.4")["Id"], "cwfix/123456789012/us-east-1/cis-v7.0/5.4");
         assert_eq!(by("5.4")["ProductArn"], "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default");
         assert_eq!(by("5.4")["CreatedAt"], "2026-12-01T18:00:00.000Z");

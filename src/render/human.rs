@@ -3,6 +3,7 @@
 //! and the closing `Plan:` / `No changes.` line.
 
 use super::Style;
+use crate::org::{Row, Summary as OrgSummary};
 use crate::plan::{Action, Change, Plan, Resource, Status};
 use crate::scanner::Verdict;
 use serde_json::Value;
@@ -206,6 +207,50 @@ fn pattern_diff(before: &str, after: &str, out: &mut dyn Write, st: &Style) -> i
     Ok(())
 }
 
+/// The closing table of a run over several accounts: one row per account (control counts by
+/// status and planned adds/changes, or why it could not be read), then the totals.
+pub fn organization(rows: &[Row], s: &OrgSummary, out: &mut dyn Write, st: &Style) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        st.bold(&format!(
+            "Organization: {} account(s), {} planned, {} could not be read",
+            s.accounts, s.planned, s.unread
+        ))
+    )?;
+    let wa = rows.iter().map(|r| r.account.len()).chain([7]).max().unwrap_or(12);
+    let wl = rows.iter().filter_map(|r| r.alias.as_ref().map(|a| a.len())).chain([5]).max().unwrap_or(5);
+    writeln!(
+        out,
+        "  {:<wa$}  {:<wl$}  {:>9}  {:>7}  {:>7}  {:>7}  {:>4}  {:>6}  NOTE",
+        "ACCOUNT", "ALIAS", "COMPLIANT", "CHANGES", "BLOCKED", "UNKNOWN", "ADD", "CHANGE"
+    )?;
+    for r in rows {
+        let alias = r.alias.as_deref().unwrap_or("-");
+        match &r.result {
+            Ok((c, add, change)) => {
+                let note = r.monitored_in.as_ref().map(|o| format!("chain in account {o}")).unwrap_or_default();
+                let line = format!(
+                    "  {:<wa$}  {:<wl$}  {:>9}  {:>7}  {:>7}  {:>7}  {:>4}  {:>6}  {}",
+                    r.account, alias, c.compliant, c.changes, c.blocked, c.unknown, add, change, note
+                );
+                writeln!(out, "{}", line.trim_end())?;
+            }
+            Err(e) => writeln!(out, "  {:<wa$}  {:<wl$}  {} {e}", r.account, alias, st.red("error:"))?,
+        }
+    }
+    writeln!(
+        out,
+        "  {:<wa$}  {:<wl$}  {:>9}  {:>7}  {:>7}  {:>7}  {:>4}  {:>6}",
+        "TOTAL", "", s.compliant, s.changes, s.blocked, s.unknown, s.add, s.change
+    )?;
+    writeln!(
+        out,
+        "{}",
+        st.bold(&format!("Plan (all accounts): {} to add, {} to change, {} to destroy.", s.add, s.change, s.destroy))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,5 +385,28 @@ mod tests {
         let mut coloured = Vec::new();
         plan(&sample(), &mut coloured, &Style { color: true }).unwrap();
         assert!(String::from_utf8(coloured).unwrap().contains("\x1b[33m"));
+    }
+
+    #[test]
+    fn organization_table_is_stable() {
+        use crate::org::{OrgPlan, Outcome, Unread};
+        let mut p = sample();
+        p.account_alias = Some("prod-logging".into());
+        let mut member = sample();
+        member.account = "210987654321".into();
+        member.monitored_in = Some(p.account.clone());
+        let org = OrgPlan {
+            outcomes: vec![
+                Outcome::Planned(Box::new(p)),
+                Outcome::Planned(Box::new(member)),
+                Outcome::Unread(Unread {
+                    account: "111122223333".into(),
+                    error: "cannot assume role `r`: `sts:AssumeRole` was denied".into(),
+                }),
+            ],
+        };
+        let mut out = Vec::new();
+        organization(&org.rows(), &org.summary(), &mut out, &Style { color: false }).unwrap();
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 }
