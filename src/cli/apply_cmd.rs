@@ -3,9 +3,9 @@
 //! before it is written).
 
 use super::error::WithHint;
-use super::plan_cmd::{discover_and_plan, load_baseline};
+use super::plan_cmd::{self, discover_and_plan, load_baseline};
 use super::run_view::{self, Run, StateArgs};
-use super::{AwsArgs, BaselineArgs, Exit, OutputFormat, Term};
+use super::{org_plan, AwsArgs, BaselineArgs, Exit, OrgArgs, OutputFormat, Term};
 use crate::journal::{self, RunKind, StateDir};
 use crate::{apply, plan, render};
 use anyhow::{bail, Context};
@@ -18,6 +18,8 @@ pub struct ApplyArgs {
     pub plan_file: Option<PathBuf>,
     #[command(flatten)]
     pub aws: AwsArgs,
+    #[command(flatten)]
+    pub org: OrgArgs,
     #[command(flatten)]
     pub baseline: BaselineArgs,
     #[command(flatten)]
@@ -37,20 +39,52 @@ pub async fn run(args: &ApplyArgs, format: OutputFormat, t: &Term, out: &mut dyn
         Some(s) => saved_settings(args, s)?,
     };
     let b = load_baseline(&bargs)?;
-    let roles = aws.roles();
-    if roles.len() > 1 && saved.is_some() {
+    let base = plan_cmd::base_config(&aws).await;
+    let targets = org_plan::targets(&aws, &args.org, &base).await?;
+    if targets.len() > 1 && saved.is_some() {
         bail!("a saved plan belongs to one account: apply it with the one --assume-role it was made with");
     }
-    let mut worst = Exit::Success;
-    for role in roles {
-        let done = apply_one(args, &aws, role.as_deref(), &bargs, &b, saved.as_ref(), format, t, out).await;
-        let exit = match &role {
-            Some(r) => done.with_context(|| format!("in the account of role `{r}`"))?,
-            None => done?,
+    if let [one] = targets.as_slice() {
+        let done = apply_one(args, &aws, one.role.as_deref(), &bargs, &b, saved.as_ref(), format, t, out).await;
+        return match &one.role {
+            Some(r) => done.with_context(|| format!("in the account of role `{r}`")),
+            None => done,
         };
-        if exit != Exit::Success {
-            worst = exit;
+    }
+    // Several accounts: one run (and journal) each, one after another under the state
+    // directory's lock; an account that fails is reported and the next one is applied.
+    let mut worst = Exit::Success;
+    let mut failed = 0;
+    for target in &targets {
+        let account = target.label();
+        if format == OutputFormat::Json {
+            run_view::json_line(out, serde_json::json!({"type": "account_start", "account": account}))?;
+        } else {
+            writeln!(out, "{}", t.style.bold(&format!("=== account {account} ===")))?;
         }
+        match apply_one(args, &aws, target.role.as_deref(), &bargs, &b, None, format, t, out).await {
+            Ok(Exit::Success) => {}
+            Ok(exit) => worst = worst.max(exit),
+            Err(e) => {
+                failed += 1;
+                worst = Exit::Failure;
+                let e = e.context(format!("account {account}: nothing was applied there"));
+                if format == OutputFormat::Json {
+                    run_view::json_line(
+                        out,
+                        serde_json::json!({"type": "account_failed", "account": account, "error": format!("{e:#}")}),
+                    )?;
+                }
+                out.flush()?;
+                super::error::report(&e);
+            }
+        }
+        if format == OutputFormat::Human {
+            writeln!(out)?;
+        }
+    }
+    if failed > 0 {
+        eprintln!("error: {failed} of {} accounts failed; each other account's run stands on its own", targets.len());
     }
     Ok(worst)
 }

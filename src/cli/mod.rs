@@ -7,6 +7,7 @@ mod backtest_cmd;
 mod baselines_cmd;
 pub mod error;
 pub mod exit;
+mod org_plan;
 pub mod pattern_cmd;
 mod plan_cmd;
 mod rollback_cmd;
@@ -45,6 +46,13 @@ impl OutputFormat {
             OutputFormat::Human | OutputFormat::Json => None,
         }
     }
+}
+
+/// Where `plan --findings` sends the ASFF findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FindingsTarget {
+    /// Security Hub (BatchImportFindings) of each account planned, in each finding's region.
+    Securityhub,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -99,7 +107,8 @@ pub struct AwsArgs {
     /// Accounts to work in (comma-separated ids), each through the role named by --role-name.
     #[arg(long, value_name = "ID,...", value_delimiter = ',', requires = "role_name")]
     pub accounts: Vec<String>,
-    /// Role to assume in each of --accounts, e.g. `OrganizationAccountAccessRole` or a path/name.
+    /// Role to assume in each of --accounts, or in each member account with --org (default
+    /// `OrganizationAccountAccessRole` there), e.g. `OrganizationAccountAccessRole` or a path/name.
     #[arg(long, value_name = "NAME")]
     pub role_name: Option<String>,
     /// Partition of the --accounts role ARNs.
@@ -122,6 +131,23 @@ impl AwsArgs {
             roles.into_iter().map(Some).collect()
         }
     }
+}
+
+/// The accounts of an AWS Organization to work in (`--org`), for `plan` and `apply`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OrgArgs {
+    /// Work in every ACTIVE account of the organization (organizations:ListAccounts): each
+    /// member through --role-name (default `OrganizationAccountAccessRole`), the caller's own
+    /// account (the management account) with the caller's credentials.
+    #[arg(long, conflicts_with_all = ["assume_roles", "accounts"])]
+    pub org: bool,
+    /// With --org: only the accounts under this organizational unit or root, at any depth
+    /// (e.g. `ou-ab12-cd34ef56`).
+    #[arg(long, value_name = "OU_ID", requires = "org")]
+    pub ou: Option<String>,
+    /// With --org: leave these accounts out (comma-separated ids).
+    #[arg(long, value_name = "ID,...", value_delimiter = ',', requires = "org")]
+    pub exclude_accounts: Vec<String>,
 }
 
 /// Which baseline, and overrides of its notification target.
@@ -150,6 +176,12 @@ pub enum Command {
     /// mistake); 2 changes are planned; 3 nothing cwfix can change, but controls are blocked or
     /// unknown (a person must act: confirm a subscription, fix a trail, grant a read).
     /// `--exit-zero` exits 0 instead of 2 or 3.
+    ///
+    /// Several accounts (--org, --accounts, repeated --assume-role): 1 if any account could
+    /// not be read (its role could not be assumed, its identity could not be read, throttling
+    /// outlasted the retries) or `--findings` could not send every finding, even with
+    /// --exit-zero; otherwise the highest of 0, 3, 2 over the accounts read, where a member
+    /// whose chain lives in another account planned in the same run counts as that account.
     Plan(plan_cmd::PlanArgs),
     /// Make exactly the planned changes, journaling each for rollback.
     ///
@@ -165,6 +197,13 @@ pub enum Command {
         /// The command the policy is for.
         #[arg(long = "for", value_enum, default_value_t = crate::iam::Mode::Plan)]
         mode: crate::iam::Mode,
+        /// Add what `--org` needs of the caller: listing the organization's accounts and
+        /// assuming the member role (`--role-name`) in each.
+        #[arg(long)]
+        org: bool,
+        /// Add what `plan --findings securityhub` needs in each account: BatchImportFindings.
+        #[arg(long, value_name = "securityhub")]
+        findings: Option<FindingsTarget>,
     },
     /// List the shipped baselines, or show one.
     Baselines {
@@ -304,8 +343,9 @@ fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)?;
             Ok(Exit::Success)
         }
-        Command::IamPolicy { mode } => {
-            serde_json::to_writer_pretty(&mut *out, &crate::iam::policy(*mode))?;
+        Command::IamPolicy { mode, org, findings } => {
+            let extras = crate::iam::Extras { org: *org, findings: findings.is_some() };
+            serde_json::to_writer_pretty(&mut *out, &crate::iam::policy_with(*mode, extras))?;
             writeln!(out)?;
             Ok(Exit::Success)
         }

@@ -1,9 +1,12 @@
-//! `cwfix plan`: load the baseline, discover, plan, render, optionally save.
+//! `cwfix plan`: load the baseline, discover, plan, render, optionally save. Several accounts
+//! (`--org`, `--accounts`, repeated `--assume-role`) go to `org_plan`.
 
-use super::{AwsArgs, BaselineArgs, Exit, OutputFormat, Term};
+use super::{org_plan, AwsArgs, BaselineArgs, Exit, FindingsTarget, OrgArgs, OutputFormat, Term};
 use crate::aws::live::{self, ConnectOptions, Live};
+use crate::aws::session;
 use crate::{baseline, discover, plan, render};
 use anyhow::Context;
+use aws_config::SdkConfig;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -12,7 +15,18 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
     #[command(flatten)]
+    pub org: OrgArgs,
+    #[command(flatten)]
     pub baseline: BaselineArgs,
+    /// With several accounts: how many account-regions are read at once. Each account reads
+    /// its regions at once, so this many divided by the number of regions accounts at a time.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
+    /// Also send the findings (those of `-o asff`) to Security Hub: each account's own, in the
+    /// region of each finding; a second run updates them, controls that hold become PASSED and
+    /// archived.
+    #[arg(long, value_name = "securityhub", value_enum)]
+    pub findings: Option<FindingsTarget>,
     /// Save the plan to FILE, for `cwfix apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -38,57 +52,70 @@ pub(crate) fn load_baseline(args: &BaselineArgs) -> anyhow::Result<baseline::Bas
 
 /// With -v, the number of AWS calls per service (each page counts), on stderr.
 pub(crate) fn report_calls(api: &Live, t: &Term, what: &str) {
+    report_call_counts(&api.call_counts(), t, what);
+}
+
+/// [`report_calls`] for counts per IAM action (summed over several accounts).
+pub(crate) fn report_call_counts(counts: &std::collections::BTreeMap<String, u64>, t: &Term, what: &str) {
     if t.verbose == 0 {
         return;
     }
     let mut per_service: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-    for (action, n) in api.call_counts() {
+    for (action, n) in counts {
         *per_service.entry(action.split(':').next().unwrap_or("?").to_string()).or_default() += n;
     }
     let total: u64 = per_service.values().sum();
     let list: Vec<String> = per_service.iter().map(|(s, n)| format!("{s} {n}")).collect();
     eprintln!("AWS calls after {what}: {total} ({})", list.join(", "));
-    for (action, n) in api.call_counts() {
+    for (action, n) in counts {
         tracing::debug!("{action}: {n}");
     }
 }
 
-/// Connects, discovers and plans: shared by plan, apply and rollback checks.
-pub(crate) async fn discover_and_plan(
-    aws_args: &AwsArgs,
-    role: Option<&str>,
-    b: &baseline::Baseline,
-    t: &Term,
-) -> anyhow::Result<(Live, plan::Plan)> {
-    let conf = live::sdk_config(&ConnectOptions {
+/// The caller's own SDK configuration (`--profile`, the first `--region`, `--max-attempts`).
+pub(crate) async fn base_config(aws_args: &AwsArgs) -> SdkConfig {
+    live::sdk_config(&ConnectOptions {
         profile: aws_args.profile.clone(),
         region: aws_args.regions.first().cloned(),
         max_attempts: aws_args.max_attempts,
         operation_timeout: None,
-        assume_role: role.map(str::to_string),
+        assume_role: None,
     })
-    .await;
-    let regions = if aws_args.regions.is_empty() {
-        vec![live::default_region(&conf).ok_or_else(|| {
+    .await
+}
+
+/// The regions to scan: `--region` (sorted, once each), or the configuration's region.
+pub(crate) fn regions(aws_args: &AwsArgs, conf: &SdkConfig) -> anyhow::Result<Vec<String>> {
+    if aws_args.regions.is_empty() {
+        return Ok(vec![live::default_region(conf).ok_or_else(|| {
             anyhow::anyhow!(
                 "no AWS region configured: pass --region REGION or set AWS_REGION (or a region in your profile)"
             )
-        })?]
-    } else {
-        let mut r = aws_args.regions.clone();
-        r.sort();
-        r.dedup();
-        r
-    };
-    let api = Live::new(&conf);
+        })?]);
+    }
+    let mut r = aws_args.regions.clone();
+    r.sort();
+    r.dedup();
+    Ok(r)
+}
+
+/// Discovers and plans one account with `conf`. A spinner only on a terminal, and not under
+/// -q, -v or JSON output (uv's rule), and only when asked (several accounts have a bar).
+pub(crate) async fn plan_in(
+    conf: &SdkConfig,
+    regions: Vec<String>,
+    b: &baseline::Baseline,
+    t: &Term,
+    spinner: bool,
+) -> anyhow::Result<(Live, plan::Plan)> {
+    let api = Live::new(conf);
     let scope = discover::Scope {
         regions,
         queries: !b.queries.is_empty(),
         kms_key: b.notification.kms_key.clone(),
         topic: b.notification.topic.clone(),
     };
-    // A spinner only on a terminal, and not under -q, -v or JSON output (uv's rule).
-    let spinner = (t.stderr_is_tty && !t.quiet && t.verbose == 0 && !t.json).then(|| {
+    let spinner = (spinner && t.stderr_is_tty && !t.quiet && t.verbose == 0 && !t.json).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.set_message(format!("discovering the monitoring chain in {}", scope.regions.join(", ")));
         pb.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -99,50 +126,57 @@ pub(crate) async fn discover_and_plan(
         pb.finish_and_clear();
     }
     let snapshot = snapshot.context("cannot discover the monitoring chain")?;
-    report_calls(&api, t, "discovery");
     Ok((api, plan::plan(b, &snapshot)))
+}
+
+/// Connects (entering `role`'s account when given), discovers and plans: shared by plan and apply.
+pub(crate) async fn discover_and_plan(
+    aws_args: &AwsArgs,
+    role: Option<&str>,
+    b: &baseline::Baseline,
+    t: &Term,
+) -> anyhow::Result<(Live, plan::Plan)> {
+    let base = base_config(aws_args).await;
+    let regions = regions(aws_args, &base)?;
+    let conf = match role {
+        None => base,
+        Some(r) => session::enter(&base, r).await.with_context(|| format!("cannot assume role `{r}`"))?,
+    };
+    let (api, p) = plan_in(&conf, regions, b, t, true).await?;
+    report_calls(&api, t, "discovery");
+    Ok((api, p))
+}
+
+/// The flags a saved plan must remember (`apply PLANFILE` uses the same notification target).
+pub(crate) fn remember_flags(p: &mut plan::Plan, bargs: &BaselineArgs) {
+    p.baseline.topic = bargs.topic.clone();
+    p.baseline.subscribe = bargs.subscribe.clone();
+    p.baseline.satisfy = bargs.satisfy.clone();
 }
 
 pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let b = load_baseline(&args.baseline)?;
-    let roles = args.aws.roles();
-    if roles.len() > 1 && args.out.is_some() {
-        anyhow::bail!("--out saves one account's plan: run `cwfix plan --assume-role ROLE --out FILE` once per role");
-    }
-    let mut plans = Vec::new();
-    for role in &roles {
-        let found = discover_and_plan(&args.aws, role.as_deref(), &b, t).await;
-        let (_api, mut p) = match role {
-            Some(r) => found.with_context(|| format!("in the account of role `{r}`"))?,
-            None => found?,
-        };
-        p.baseline.topic = args.baseline.topic.clone();
-        p.baseline.subscribe = args.baseline.subscribe.clone();
-        p.baseline.satisfy = args.baseline.satisfy.clone();
-        plans.push(p);
-    }
-    match format {
-        OutputFormat::Json if plans.len() == 1 => render::json::plan(&plans[0], out)?,
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(
-                &mut *out,
-                &serde_json::json!({"format_version": plan::FORMAT_VERSION, "plans": plans}),
-            )?;
-            writeln!(out)?;
+    let base = base_config(&args.aws).await;
+    let regions = regions(&args.aws, &base)?;
+    let targets = org_plan::targets(&args.aws, &args.org, &base).await?;
+    if targets.len() != 1 {
+        if args.out.is_some() {
+            anyhow::bail!(
+                "--out saves one account's plan: run `cwfix plan --assume-role ROLE --out FILE` once per account"
+            );
         }
-        OutputFormat::Human => {
-            for (i, p) in plans.iter().enumerate() {
-                if plans.len() > 1 {
-                    if i > 0 {
-                        writeln!(out)?;
-                    }
-                    writeln!(out, "{}", t.style.bold(&format!("=== account {} ===", p.account)))?;
-                }
-                render::human::plan(p, out, &t.style)?;
-            }
-        }
-        _ => {
-            let kind = format.findings().context("this output format is not a findings format")?;
+        let run = org_plan::OrgRun { args, b: &b, base: &base, regions, format, t };
+        return run.plan(targets, out).await;
+    }
+    let conf = org_plan::enter(&base, &targets[0]).await?;
+    let (api, mut p) = plan_in(&conf, regions, &b, t, true).await?;
+    report_calls(&api, t, "discovery");
+    remember_flags(&mut p, &args.baseline);
+    let plans = [p];
+    match format.findings() {
+        None if format == OutputFormat::Json => render::json::plan(&plans[0], out)?,
+        None => render::human::plan(&plans[0], out, &t.style)?,
+        Some(kind) => {
             let ctx = render::findings::Context::new(time::OffsetDateTime::now_utc(), Some(&b));
             render::findings::write(kind, &plans, &ctx, out)?;
         }
@@ -152,20 +186,19 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
             eprintln!("{note}");
         }
     }
-    let accounts: Vec<&str> = plans.iter().map(|p| p.account.as_str()).collect();
-    for p in &plans {
-        if let Some(owner) = p.monitored_in.as_deref().filter(|o| accounts.contains(o)) {
-            if !t.quiet {
-                eprintln!("note: account {}'s chain lives in account {owner}, which this run planned too", p.account);
-            }
-        }
-    }
-    let exit = plans.iter().map(Exit::of_plan).max().unwrap_or(Exit::Success);
+    let sent = match args.findings {
+        Some(_) => org_plan::send_findings(&[(&conf, &plans[0])], &b, args.concurrency, t).await,
+        None => true,
+    };
     if let Some(path) = &args.out {
         plan::file::save(&plans[0], path)?;
         if !t.quiet {
             eprintln!("Saved the plan to {}; apply it with: cwfix apply {}", path.display(), path.display());
         }
     }
-    Ok(if args.exit_zero { Exit::Success } else { exit })
+    Ok(match (sent, args.exit_zero) {
+        (false, _) => Exit::Failure,
+        (true, true) => Exit::Success,
+        (true, false) => Exit::of_plan(&plans[0]),
+    })
 }

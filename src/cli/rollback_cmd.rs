@@ -37,7 +37,7 @@ pub async fn run(args: &RollbackArgs, format: OutputFormat, t: &Term, out: &mut 
         region,
         max_attempts: args.aws.max_attempts,
         operation_timeout: None,
-        assume_role: args.aws.assume_roles.first().cloned(),
+        assume_role: super::org_plan::role_for(&args.aws, &log.header.account).await?,
     })
     .await;
     let api = Live::new(&conf);
