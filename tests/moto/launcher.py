@@ -1781,6 +1781,92 @@ def build_app(faults: Faults):  # noqa: F811 - wraps the definition above
 # ====================== end of the CloudFormation block (issue #14) ========================
 
 
+# ===========================================================================================
+# Organizations: entering member accounts, and Security Hub imports  (cwfix issue #12)
+# -------------------------------------------------------------------------------------------
+# Kept in this one block (another developer edits the rest of the file). Installed by wrapping
+# build_app(), so nothing above changes.
+#
+# moto 5.2.1: STS AssumeRole hands out credentials for any role ARN ("the role does not need to
+#       exist"), so an organization member whose OrganizationAccountAccessRole is missing (an
+#       invited account, or one created with another --role-name) is entered all the same.
+# AWS:  AssumeRole fails with AccessDenied (`User: ... is not authorized to perform:
+#       sts:AssumeRole on resource: <role arn>`) unless the role exists in the target account and
+#       its trust policy allows the caller. Enforced here only for accounts moto's Organizations
+#       made with CreateAccount (which creates the role it was asked for, trusting the
+#       management account): the other tests assume roles in accounts nobody set up, as moto lets
+#       them.
+# moto 5.2.1: Security Hub's BatchImportFindings stores findings whether or not Security Hub is
+#       enabled in the account and region.
+# AWS:  "Security Hub can only accept finding updates for accounts that have Security Hub
+#       enabled": the call fails with InvalidAccessException (`Account ... is not subscribed to
+#       AWS Security Hub`).
+# ===========================================================================================
+def _trusts(policy_document: str, caller_account: str) -> bool:
+    try:
+        doc = json.loads(urllib.parse.unquote(policy_document or "{}"))
+    except ValueError:
+        return False
+    statements = doc.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    for st in statements:
+        actions = st.get("Action") or []
+        actions = [actions] if isinstance(actions, str) else actions
+        if st.get("Effect") != "Allow" or not any(a in ("sts:AssumeRole", "sts:*", "*") for a in actions):
+            continue
+        principal = st.get("Principal") or {}
+        aws = principal.get("AWS", []) if isinstance(principal, dict) else principal
+        aws = [aws] if isinstance(aws, str) else aws
+        for p in aws:
+            if p in ("*", caller_account) or p.startswith(f"arn:aws:iam::{caller_account}:"):
+                return True
+    return False
+
+
+def patch_organization_members() -> None:
+    from moto.iam.models import iam_backends
+    from moto.organizations.models import organizations_backends
+    from moto.securityhub.exceptions import SecurityHubClientError
+    from moto.securityhub.models import SecurityHubBackend
+    from moto.sts import models as stsm
+    from moto.sts.exceptions import STSClientError
+
+    orig_assume_role = stsm.STSBackend.assume_role
+
+    def assume_role(self, region_name, role_session_name, role_arn, policy, duration, external_id):
+        parts = (role_arn or "").split(":")
+        target = parts[4] if len(parts) > 5 else ""
+        if target in organizations_backends.master_accounts:
+            name = parts[5].split("/")[-1]
+            roles = iam_backends[target]["global"].roles.values()
+            role = next((r for r in roles if r.name == name), None)
+            if role is None or not _trusts(role.assume_role_policy_document, self.account_id):
+                raise STSClientError("AccessDenied", f"User: arn:aws:iam::{self.account_id}:root is not authorized "
+                                                     f"to perform: sts:AssumeRole on resource: {role_arn}")
+        return orig_assume_role(self, region_name, role_session_name, role_arn, policy, duration, external_id)
+
+    stsm.STSBackend.assume_role = assume_role
+    orig_import = SecurityHubBackend.batch_import_findings
+
+    def batch_import_findings(self, findings):
+        if not self.enabled:
+            raise SecurityHubClientError("InvalidAccessException",
+                                         f"Account {self.account_id} is not subscribed to AWS Security Hub")
+        return orig_import(self, findings)
+
+    SecurityHubBackend.batch_import_findings = batch_import_findings
+
+
+_build_app_without_organizations = build_app
+
+
+def build_app(faults: Faults):  # noqa: F811 - wraps the definitions above
+    patch_organization_members()
+    return _build_app_without_organizations(faults)
+# ====================== end of the Organizations block (issue #12) =========================
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
