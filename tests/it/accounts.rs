@@ -91,8 +91,10 @@ fn organization_trail_is_planned_in_the_account_that_owns_the_log_group() {
         ],
     );
     assert_eq!(both.code, 2, "{both:?}");
-    let plans = both.json();
-    let plans = plans["plans"].as_array().unwrap();
+    let doc = both.json();
+    assert_eq!(doc["format_version"], "2.0");
+    assert_eq!(doc["errors"], json!([]));
+    let plans = doc["accounts"].as_array().unwrap();
     assert_eq!(plans.len(), 2);
     assert_eq!(plans[0]["account"], MEMBER);
     assert_eq!(plans[1]["account"], LOGGING);
@@ -104,7 +106,7 @@ fn organization_trail_is_planned_in_the_account_that_owns_the_log_group() {
         run(&moto, &["plan", "-o", "json", "--accounts", &format!("{MEMBER},{LOGGING}"), "--role-name", "cwfix"]);
     // No subscriber named: blocked in the logging account too, nothing cwfix can change.
     assert_eq!(by_name.code, 3, "{by_name:?}");
-    assert_eq!(by_name.json()["plans"].as_array().unwrap().len(), 2);
+    assert_eq!(by_name.json()["accounts"].as_array().unwrap().len(), 2);
 
     // And apply acts in the assumed account.
     let applied =

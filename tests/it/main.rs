@@ -13,6 +13,7 @@ mod findings;
 mod hunting;
 mod kms;
 mod operator;
+mod org;
 mod pattern_cli;
 mod permissions;
 mod plan;
