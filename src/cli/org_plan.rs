@@ -111,6 +111,18 @@ struct Read {
     calls: BTreeMap<String, u64>,
 }
 
+/// Enters and plans one account (a `'static` task: everything it needs is owned).
+async fn read_account(
+    base: SdkConfig,
+    target: Target,
+    regions: Vec<String>,
+    b: std::sync::Arc<Baseline>,
+) -> anyhow::Result<Read> {
+    let conf = enter(&base, &target).await?;
+    let (api, plan) = plan_cmd::plan_in(&conf, regions, &b, None).await?;
+    Ok(Read { conf, plan, calls: api.call_counts() })
+}
+
 /// A `cwfix plan` over several accounts.
 pub(crate) struct OrgRun<'a> {
     pub args: &'a PlanArgs,
@@ -130,7 +142,8 @@ impl OrgRun<'_> {
         let mut calls: BTreeMap<String, u64> = BTreeMap::new();
         for (target, result) in results {
             match result {
-                Ok(r) => {
+                Ok(mut r) => {
+                    plan_cmd::remember_flags(&mut r.plan, &self.args.baseline);
                     r.calls.iter().for_each(|(k, n)| *calls.entry(k.clone()).or_default() += n);
                     confs.push(r.conf);
                     org.outcomes.push(Outcome::Planned(Box::new(r.plan)));
@@ -175,10 +188,14 @@ impl OrgRun<'_> {
             pb.enable_steady_tick(Duration::from_millis(120));
             pb
         });
+        // Each account is a task of its own, so planning (CPU) runs on every worker thread.
+        let b = std::sync::Arc::new(self.b.clone());
         let results = org::bounded(targets, n, self.args.concurrency as usize, |target| {
+            let job = read_account(self.base.clone(), target.clone(), self.regions.clone(), b.clone());
+            let task = tokio::spawn(job);
             let bar = &bar;
             async move {
-                let read = self.read_one(&target).await;
+                let read = task.await.unwrap_or_else(|e| Err(anyhow::anyhow!("the account's task failed: {e}")));
                 if let Some(pb) = bar {
                     pb.inc(n as u64);
                 }
@@ -190,13 +207,6 @@ impl OrgRun<'_> {
             pb.finish_and_clear();
         }
         results
-    }
-
-    async fn read_one(&self, target: &Target) -> anyhow::Result<Read> {
-        let conf = enter(self.base, target).await?;
-        let (api, mut plan) = plan_cmd::plan_in(&conf, self.regions.clone(), self.b, self.t, false).await?;
-        plan_cmd::remember_flags(&mut plan, &self.args.baseline);
-        Ok(Read { conf, plan, calls: api.call_counts() })
     }
 
     fn render(&self, org: &OrgPlan, out: &mut dyn Write) -> anyhow::Result<()> {

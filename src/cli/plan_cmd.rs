@@ -99,14 +99,13 @@ pub(crate) fn regions(aws_args: &AwsArgs, conf: &SdkConfig) -> anyhow::Result<Ve
     Ok(r)
 }
 
-/// Discovers and plans one account with `conf`. A spinner only on a terminal, and not under
-/// -q, -v or JSON output (uv's rule), and only when asked (several accounts have a bar).
+/// Discovers and plans one account with `conf`. A spinner only when `spinner` names the
+/// terminal, and not under -q, -v or JSON output (uv's rule); several accounts have a bar.
 pub(crate) async fn plan_in(
     conf: &SdkConfig,
     regions: Vec<String>,
     b: &baseline::Baseline,
-    t: &Term,
-    spinner: bool,
+    spinner: Option<&Term>,
 ) -> anyhow::Result<(Live, plan::Plan)> {
     let api = Live::new(conf);
     let scope = discover::Scope {
@@ -115,7 +114,7 @@ pub(crate) async fn plan_in(
         kms_key: b.notification.kms_key.clone(),
         topic: b.notification.topic.clone(),
     };
-    let spinner = (spinner && t.stderr_is_tty && !t.quiet && t.verbose == 0 && !t.json).then(|| {
+    let spinner = spinner.filter(|t| t.stderr_is_tty && !t.quiet && t.verbose == 0 && !t.json).map(|_| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.set_message(format!("discovering the monitoring chain in {}", scope.regions.join(", ")));
         pb.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -142,7 +141,7 @@ pub(crate) async fn discover_and_plan(
         None => base,
         Some(r) => session::enter(&base, r).await.with_context(|| format!("cannot assume role `{r}`"))?,
     };
-    let (api, p) = plan_in(&conf, regions, b, t, true).await?;
+    let (api, p) = plan_in(&conf, regions, b, Some(t)).await?;
     report_calls(&api, t, "discovery");
     Ok((api, p))
 }
@@ -169,7 +168,7 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
         return run.plan(targets, out).await;
     }
     let conf = org_plan::enter(&base, &targets[0]).await?;
-    let (api, mut p) = plan_in(&conf, regions, &b, t, true).await?;
+    let (api, mut p) = plan_in(&conf, regions, &b, Some(t)).await?;
     report_calls(&api, t, "discovery");
     remember_flags(&mut p, &args.baseline);
     let plans = [p];
