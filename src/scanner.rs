@@ -568,9 +568,16 @@ struct Clause {
     human: String,
 }
 
+fn compiled(re: &str) -> Option<Regex> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Option<Regex>>>> =
+        std::sync::OnceLock::new();
+    let mut m = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    m.entry(re.to_string()).or_insert_with(|| Regex::new(re).ok()).clone()
+}
+
 fn clause(re: &str, human: impl Into<String>) -> Clause {
     // (?s): Python's re.DOTALL (Prowler) and PostgreSQL's default (`.` matches a newline).
-    Clause { re: Regex::new(&format!("(?s){re}")).expect("scanner rule regex"), human: human.into() }
+    Clause { re: compiled(&format!("(?s){re}")).expect("scanner rule regex"), human: human.into() }
 }
 
 enum Rule {
@@ -807,7 +814,7 @@ pub fn verdict(scanner: Scanner, topic: MonitoringTopic, filter_pattern: &str) -
         Rule::Sequence(clauses) => {
             let joined =
                 clauses.iter().map(|c| c.re.as_str().trim_start_matches("(?s)")).collect::<Vec<_>>().join(".+");
-            if Regex::new(&format!("(?s){joined}")).map(|r| r.is_match(filter_pattern)).unwrap_or(false) {
+            if compiled(&format!("(?s){joined}")).map(|r| r.is_match(filter_pattern)).unwrap_or(false) {
                 return Verdict::Pass;
             }
             // Find the first clause that cannot be matched after the previous ones.
@@ -819,7 +826,7 @@ pub fn verdict(scanner: Scanner, topic: MonitoringTopic, filter_pattern: &str) -
                 } else {
                     format!("{prefix}.+{}", c.re.as_str().trim_start_matches("(?s)"))
                 };
-                if !Regex::new(&format!("(?s){candidate}")).map(|r| r.is_match(filter_pattern)).unwrap_or(false) {
+                if !compiled(&format!("(?s){candidate}")).map(|r| r.is_match(filter_pattern)).unwrap_or(false) {
                     culprit = c.human.clone();
                     break;
                 }
