@@ -201,6 +201,17 @@ fn an_account_whose_role_cannot_be_assumed_is_reported_and_the_others_are_planne
     assert!(junit.stdout.contains("could not be read"), "{junit:?}");
     let excluded = run(&moto, &["plan", "--org", "--exclude-accounts", invited, "-o", "json"]);
     assert_eq!(excluded.code, 3, "every account read: {excluded:?}");
+
+    // What the caller needs for all this.
+    let policy = run(&moto, &["iam-policy", "--for", "plan", "--org", "--findings", "securityhub"]).stdout;
+    for action in [
+        "organizations:ListAccounts",
+        "organizations:ListOrganizationalUnitsForParent",
+        "sts:AssumeRole",
+        "securityhub:BatchImportFindings",
+    ] {
+        assert!(policy.contains(&format!("\"{action}\"")), "{action}: {policy}");
+    }
 }
 
 /// `securityhub get-findings` of one account, as (Id, Compliance.Status, RecordState).
