@@ -774,6 +774,22 @@ pub fn accepted_pattern(scanner: Scanner, topic: MonitoringTopic) -> Option<&'st
 
 /// What `scanner` would decide for a metric filter with this pattern, for this topic.
 pub fn verdict(scanner: Scanner, topic: MonitoringTopic, filter_pattern: &str) -> Verdict {
+    // A pure function of its three inputs, asked again for every account, region and
+    // before/after state with the same patterns (an organization's filters come from the same
+    // code): each answer is worked out once per process.
+    type Memo = std::collections::HashMap<(Scanner, MonitoringTopic, String), Verdict>;
+    static MEMO: std::sync::OnceLock<std::sync::Mutex<Memo>> = std::sync::OnceLock::new();
+    let memo = MEMO.get_or_init(Default::default);
+    let key = (scanner, topic, filter_pattern.to_string());
+    if let Some(v) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return v.clone();
+    }
+    let v = judge(scanner, topic, filter_pattern);
+    memo.lock().unwrap_or_else(|e| e.into_inner()).insert(key, v.clone());
+    v
+}
+
+fn judge(scanner: Scanner, topic: MonitoringTopic, filter_pattern: &str) -> Verdict {
     let who = scanner.display_name();
     match &rules()[&(scanner, topic)] {
         Rule::None { reason } => Verdict::NotChecked { reason: (*reason).to_string() },
