@@ -7,14 +7,13 @@
 use super::error::WithHint;
 use super::plan_cmd::{self, PlanArgs};
 use super::{AwsArgs, Exit, OrgArgs, OutputFormat, Term};
-use crate::aws::live::Live;
-use crate::aws::{organizations, securityhub, session, CloudApi};
+use crate::aws::session::{self, Session};
+use crate::aws::{securityhub, CloudApi};
 use crate::baseline::Baseline;
 use crate::org::{self, OrgPlan, Outcome, Unread};
 use crate::plan::Plan;
 use crate::render;
 use anyhow::Context;
-use aws_config::SdkConfig;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
@@ -36,7 +35,7 @@ impl Target {
 
 /// The accounts to work in. Without `--org`, the roles of `--assume-role` / `--accounts`
 /// (or the caller's own account); with it, the organization's ACTIVE accounts.
-pub(crate) async fn targets(aws: &AwsArgs, org_args: &OrgArgs, base: &SdkConfig) -> anyhow::Result<Vec<Target>> {
+pub(crate) async fn targets(aws: &AwsArgs, org_args: &OrgArgs, base: &Session) -> anyhow::Result<Vec<Target>> {
     if !org_args.org {
         return Ok(aws
             .roles()
@@ -47,8 +46,8 @@ pub(crate) async fn targets(aws: &AwsArgs, org_args: &OrgArgs, base: &SdkConfig)
             })
             .collect());
     }
-    let me = Live::new(base).caller_identity().await.context("cannot read the caller's identity")?;
-    let found = org::accounts(&organizations::Live::new(base), org_args.ou.as_deref()).await.map_err(|e| {
+    let me = base.cloud().caller_identity().await.context("cannot read the caller's identity")?;
+    let found = org::accounts(&base.organizations(), org_args.ou.as_deref()).await.map_err(|e| {
         let hint = match &e {
             crate::aws::Error::AccessDenied { .. } => "run --org with the management account's credentials (or a delegated administrator's): `cwfix iam-policy --for plan --org` prints what it needs",
             crate::aws::Error::NotFound { .. } => "`aws organizations list-roots` and `list-organizational-units-for-parent` show the ids",
@@ -76,10 +75,10 @@ pub(crate) async fn targets(aws: &AwsArgs, org_args: &OrgArgs, base: &SdkConfig)
         .collect())
 }
 
-/// The configuration to act in `t`'s account with.
-pub(crate) async fn enter(base: &SdkConfig, t: &Target) -> anyhow::Result<SdkConfig> {
+/// The session to act in `t`'s account with.
+pub(crate) async fn enter(base: &Session, t: &Target) -> anyhow::Result<Session> {
     let Some(role) = &t.role else { return Ok(base.clone()) };
-    session::enter(base, role).await.map_err(|e| {
+    base.enter(role).await.map_err(|e| {
         let account = t.account.clone().unwrap_or_else(|| "the role's account".into());
         let denied = matches!(e, crate::aws::Error::AccessDenied { .. });
         let err = anyhow::Error::new(e).context(format!("cannot assume role `{role}`"));
@@ -100,34 +99,34 @@ pub(crate) async fn role_for(aws: &AwsArgs, account: &str) -> anyhow::Result<Opt
         return Ok(Some(r.clone()));
     }
     let Some(name) = &aws.role_name else { return Ok(None) };
-    let me = Live::new(&plan_cmd::base_config(aws).await).caller_identity().await?;
+    let me = plan_cmd::base_config(aws).await.cloud().caller_identity().await?;
     Ok((me.account != account).then(|| session::role_arn(&me.partition, account, name)))
 }
 
 /// What reading one account gave.
 struct Read {
-    conf: SdkConfig,
+    session: Session,
     plan: Plan,
     calls: BTreeMap<String, u64>,
 }
 
 /// Enters and plans one account (a `'static` task: everything it needs is owned).
 async fn read_account(
-    base: SdkConfig,
+    base: Session,
     target: Target,
     regions: Vec<String>,
     b: std::sync::Arc<Baseline>,
 ) -> anyhow::Result<Read> {
-    let conf = enter(&base, &target).await?;
-    let (api, plan) = plan_cmd::plan_in(&conf, regions, &b, None).await?;
-    Ok(Read { conf, plan, calls: api.call_counts() })
+    let session = enter(&base, &target).await?;
+    let (api, plan) = plan_cmd::plan_in(&session, regions, &b, None).await?;
+    Ok(Read { session, plan, calls: api.call_counts() })
 }
 
 /// A `cwfix plan` over several accounts.
 pub(crate) struct OrgRun<'a> {
     pub args: &'a PlanArgs,
     pub b: &'a Baseline,
-    pub base: &'a SdkConfig,
+    pub base: &'a Session,
     pub regions: Vec<String>,
     pub format: OutputFormat,
     pub t: &'a Term,
@@ -137,7 +136,7 @@ impl OrgRun<'_> {
     pub async fn plan(&self, targets: Vec<Target>, out: &mut dyn Write) -> anyhow::Result<Exit> {
         let results = self.read(targets).await;
         let mut org = OrgPlan::default();
-        let mut confs = Vec::new();
+        let mut sessions = Vec::new();
         let mut failed = Vec::new();
         let mut calls: BTreeMap<String, u64> = BTreeMap::new();
         for (target, result) in results {
@@ -145,7 +144,7 @@ impl OrgRun<'_> {
                 Ok(mut r) => {
                     plan_cmd::remember_flags(&mut r.plan, &self.args.baseline);
                     r.calls.iter().for_each(|(k, n)| *calls.entry(k.clone()).or_default() += n);
-                    confs.push(r.conf);
+                    sessions.push(r.session);
                     org.outcomes.push(Outcome::Planned(Box::new(r.plan)));
                 }
                 Err(e) => {
@@ -154,10 +153,10 @@ impl OrgRun<'_> {
                 }
             }
         }
-        plan_cmd::report_call_counts(&calls, self.t, &format!("discovery of {} account(s)", confs.len()));
+        plan_cmd::report_call_counts(&calls, self.t, &format!("discovery of {} account(s)", sessions.len()));
         let sent = match self.args.findings {
             Some(_) => {
-                let pairs: Vec<(&SdkConfig, &Plan)> = confs.iter().zip(org.plans()).collect();
+                let pairs: Vec<(&Session, &Plan)> = sessions.iter().zip(org.plans()).collect();
                 send_findings(&pairs, self.b, self.args.concurrency, self.t).await
             }
             None => true,
@@ -286,12 +285,12 @@ fn report_unread(failed: Vec<(String, anyhow::Error)>, total: usize) {
 /// Sends each plan's ASFF findings to its own account's Security Hub, in each finding's
 /// region (BatchImportFindings must come from the finding's account when it uses the
 /// account's default product). Reports on stderr; `false` when anything was not sent.
-pub(crate) async fn send_findings(accounts: &[(&SdkConfig, &Plan)], b: &Baseline, concurrency: u16, t: &Term) -> bool {
+pub(crate) async fn send_findings(accounts: &[(&Session, &Plan)], b: &Baseline, concurrency: u16, t: &Term) -> bool {
     let ctx = render::findings::Context::new(time::OffsetDateTime::now_utc(), Some(b));
-    let results = org::bounded(accounts.to_vec(), 1, concurrency as usize, |(conf, p)| {
+    let results = org::bounded(accounts.to_vec(), 1, concurrency as usize, |(session, p)| {
         let ctx = &ctx;
         async move {
-            let hub = securityhub::Live::new(conf);
+            let hub = session.findings_hub();
             let mut by_region: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
             if let serde_json::Value::Array(list) = render::asff::document(std::slice::from_ref(p), ctx) {
                 for f in list {

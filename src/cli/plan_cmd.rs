@@ -2,11 +2,10 @@
 //! (`--org`, `--accounts`, repeated `--assume-role`) go to `org_plan`.
 
 use super::{org_plan, AwsArgs, BaselineArgs, Exit, FindingsTarget, OrgArgs, OutputFormat, Term};
-use crate::aws::live::{self, ConnectOptions, Live};
-use crate::aws::session;
+use crate::aws::live::{ConnectOptions, Live};
+use crate::aws::session::Session;
 use crate::{baseline, discover, plan, render};
 use anyhow::Context;
-use aws_config::SdkConfig;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -19,8 +18,10 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub baseline: BaselineArgs,
     /// With several accounts: how many account-regions are read at once. Each account reads
-    /// its regions at once, so this many divided by the number of regions accounts at a time.
-    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    /// its regions at once, so this many divided by the number of regions accounts at a time
+    /// (64: 16 accounts of 4 regions). Memory grows with it; API rate limits do not (they are
+    /// per account and region), except the caller's own STS AssumeRole calls.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: u16,
     /// Also send the findings (those of `-o asff`) to Security Hub: each account's own, in the
     /// region of each finding; a second run updates them, controls that hold become PASSED and
@@ -72,9 +73,9 @@ pub(crate) fn report_call_counts(counts: &std::collections::BTreeMap<String, u64
     }
 }
 
-/// The caller's own SDK configuration (`--profile`, the first `--region`, `--max-attempts`).
-pub(crate) async fn base_config(aws_args: &AwsArgs) -> SdkConfig {
-    live::sdk_config(&ConnectOptions {
+/// The caller's own session (`--profile`, the first `--region`, `--max-attempts`).
+pub(crate) async fn base_config(aws_args: &AwsArgs) -> Session {
+    Session::connect(&ConnectOptions {
         profile: aws_args.profile.clone(),
         region: aws_args.regions.first().cloned(),
         max_attempts: aws_args.max_attempts,
@@ -85,9 +86,9 @@ pub(crate) async fn base_config(aws_args: &AwsArgs) -> SdkConfig {
 }
 
 /// The regions to scan: `--region` (sorted, once each), or the configuration's region.
-pub(crate) fn regions(aws_args: &AwsArgs, conf: &SdkConfig) -> anyhow::Result<Vec<String>> {
+pub(crate) fn regions(aws_args: &AwsArgs, session: &Session) -> anyhow::Result<Vec<String>> {
     if aws_args.regions.is_empty() {
-        return Ok(vec![live::default_region(conf).ok_or_else(|| {
+        return Ok(vec![session.region().ok_or_else(|| {
             anyhow::anyhow!(
                 "no AWS region configured: pass --region REGION or set AWS_REGION (or a region in your profile)"
             )
@@ -99,15 +100,15 @@ pub(crate) fn regions(aws_args: &AwsArgs, conf: &SdkConfig) -> anyhow::Result<Ve
     Ok(r)
 }
 
-/// Discovers and plans one account with `conf`. A spinner only when `spinner` names the
+/// Discovers and plans one account in `session`. A spinner only when `spinner` names the
 /// terminal, and not under -q, -v or JSON output (uv's rule); several accounts have a bar.
 pub(crate) async fn plan_in(
-    conf: &SdkConfig,
+    session: &Session,
     regions: Vec<String>,
     b: &baseline::Baseline,
     spinner: Option<&Term>,
 ) -> anyhow::Result<(Live, plan::Plan)> {
-    let api = Live::new(conf);
+    let api = session.cloud();
     let scope = discover::Scope {
         regions,
         queries: !b.queries.is_empty(),
@@ -137,11 +138,11 @@ pub(crate) async fn discover_and_plan(
 ) -> anyhow::Result<(Live, plan::Plan)> {
     let base = base_config(aws_args).await;
     let regions = regions(aws_args, &base)?;
-    let conf = match role {
+    let session = match role {
         None => base,
-        Some(r) => session::enter(&base, r).await.with_context(|| format!("cannot assume role `{r}`"))?,
+        Some(r) => base.enter(r).await.with_context(|| format!("cannot assume role `{r}`"))?,
     };
-    let (api, p) = plan_in(&conf, regions, b, Some(t)).await?;
+    let (api, p) = plan_in(&session, regions, b, Some(t)).await?;
     report_calls(&api, t, "discovery");
     Ok((api, p))
 }
@@ -167,8 +168,8 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
         let run = org_plan::OrgRun { args, b: &b, base: &base, regions, format, t };
         return run.plan(targets, out).await;
     }
-    let conf = org_plan::enter(&base, &targets[0]).await?;
-    let (api, mut p) = plan_in(&conf, regions, &b, Some(t)).await?;
+    let session = org_plan::enter(&base, &targets[0]).await?;
+    let (api, mut p) = plan_in(&session, regions, &b, Some(t)).await?;
     report_calls(&api, t, "discovery");
     remember_flags(&mut p, &args.baseline);
     let plans = [p];
@@ -186,7 +187,7 @@ pub async fn run(args: &PlanArgs, format: OutputFormat, t: &Term, out: &mut dyn 
         }
     }
     let sent = match args.findings {
-        Some(_) => org_plan::send_findings(&[(&conf, &plans[0])], &b, args.concurrency, t).await,
+        Some(_) => org_plan::send_findings(&[(&session, &plans[0])], &b, args.concurrency, t).await,
         None => true,
     };
     if let Some(path) = &args.out {
