@@ -105,7 +105,7 @@ impl Session {
     }
 }
 
-/// The credentials of the AssumeRole just made, then the SDK's provider for every refresh.
+/// The credentials of the AssumeRole just made while they last, then the SDK's provider.
 #[derive(Debug)]
 struct Primed {
     first: Mutex<Option<Credentials>>,
@@ -117,10 +117,16 @@ impl ProvideCredentials for Primed {
     where
         Self: 'a,
     {
-        let first = self.first.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // Handed out until five minutes before they expire, not just once: the first calls of
+        // an account run at once (one per region), and each one the SDK's identity cache lets
+        // through must not cost another AssumeRole.
+        let first = self.first.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let fresh = |c: &Credentials| {
+            c.expiry().is_none_or(|e| e > std::time::SystemTime::now() + std::time::Duration::from_secs(300))
+        };
         match first {
-            Some(c) => future::ProvideCredentials::ready(provider::Result::Ok(c)),
-            None => self.refresh.provide_credentials(),
+            Some(c) if fresh(&c) => future::ProvideCredentials::ready(provider::Result::Ok(c)),
+            _ => self.refresh.provide_credentials(),
         }
     }
 }
