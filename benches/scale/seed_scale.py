@@ -3,6 +3,8 @@
 
     python seed_scale.py URL seed --regions r1,r2 --baseline baseline.json \
         [--filters 200] [--cis 5] [--alarms 500]
+    python seed_scale.py URL seed-org --members 99 --regions r1,r2 --baseline baseline.json \
+        [--filters 20] [--cis 5] [--alarms 30]
     python seed_scale.py URL check-delay [--delay-ms 50]
 
 `seed`: per region i, a multi-region trail `bench-trail-<region>` homed in region i, delivering
@@ -11,6 +13,10 @@ filters plus --cis filters of the baseline (with their alarms on topic `security
 confirmed email subscriber); the region holds --alarms alarms in all (unrelated + CIS ones).
 Uses tests/moto/seed.py's client, so every request carries `X-Cwfix-Internal: 1`: never
 delayed, faulted or counted by the launcher.
+
+`seed-org`: an organization (benches/scale/org.sh): the management account and --members accounts
+from CreateAccount, each seeded like `seed` (bucket names carry the account id) through
+OrganizationAccountAccessRole, accounts on --threads threads.
 
 `check-delay`: proves the launcher's `delay_ms` applies to cwfix's calls only (internal calls
 stay fast) and that delayed calls overlap (werkzeug is threaded; the sleep is outside the lock
@@ -32,13 +38,13 @@ import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
 
-def seed_region(bed, region: str, controls: list, n_filters: int, n_cis: int, n_alarms: int) -> dict:
+def seed_region(bed, region: str, controls: list, n_filters: int, n_cis: int, n_alarms: int, tag: str = "") -> dict:
     acct = bed.account
     group = f"bench-ct-{region}"
     logs = bed.client("logs", region)
     logs.create_log_group(logGroupName=group)
     s3 = bed.client("s3", region)
-    bucket = f"bench-trail-{region}"
+    bucket = f"bench-trail-{tag}{region}"  # S3 bucket names are global: `tag` keeps accounts apart
     kw = {"Bucket": bucket}
     if region != "us-east-1":
         kw["CreateBucketConfiguration"] = {"LocationConstraint": region}
@@ -104,6 +110,66 @@ def cmd_seed(args) -> dict:
     return {"regions": out, "seconds": round(time.monotonic() - t0, 1)}
 
 
+class AccountBed(seedlib.Bed):
+    """A Bed acting in another account (an assumed role's credentials), with a boto3 session
+    of its own so that accounts can be seeded on threads of their own."""
+
+    def __init__(self, url: str, creds: dict, account: str):
+        super().__init__(url)
+        self._account = account
+        self.session = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"],
+                                             aws_secret_access_key=creds["SecretAccessKey"],
+                                             aws_session_token=creds.get("SessionToken"))
+
+    def client(self, service: str, region: str | None = None):
+        region = region or seedlib.DEFAULT_REGION
+        if (service, region) not in self._clients:
+            c = self.session.client(service, region_name=region, endpoint_url=self.url,
+                                    config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                                                  s3={"addressing_style": "path"}))
+            c.meta.events.register("before-send.*.*", seedlib._mark_internal)
+            self._clients[(service, region)] = c
+        return self._clients[(service, region)]
+
+
+def seed_account(bed, regions: list, controls: list, args) -> int:
+    try:
+        bed.client("iam").create_role(RoleName=seedlib.ROLE_NAME, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "cloudtrail.amazonaws.com"}}]}))
+    except Exception:
+        pass
+    for r in regions:
+        seed_region(bed, r, controls, args.filters, args.cis, args.alarms, tag=f"{bed.account}-")
+    bed._clients.clear()  # a hundred accounts' clients would otherwise stay in memory
+    return len(regions)
+
+
+def cmd_seed_org(args) -> dict:
+    """An organization: the management account (the default credentials) and --members
+    accounts made with CreateAccount, each entered through OrganizationAccountAccessRole;
+    every account gets the same chains as `seed` in every region."""
+    with open(args.baseline) as f:
+        controls = json.load(f)["controls"]
+    mgmt = seedlib.Bed(args.url)
+    orgs = mgmt.client("organizations")
+    orgs.create_organization(FeatureSet="ALL")
+    t0 = time.monotonic()
+    ids = [orgs.create_account(AccountName=f"bench-{i:03d}", Email=f"bench-{i:03d}@example.com")
+           ["CreateAccountStatus"]["AccountId"] for i in range(args.members)]
+    sts = mgmt.client("sts")
+    beds = [mgmt] + [AccountBed(args.url, sts.assume_role(
+        RoleArn=f"arn:aws:iam::{i}:role/OrganizationAccountAccessRole", RoleSessionName="seed")["Credentials"], i)
+        for i in ids]
+    regions = [r for r in args.regions.split(",") if r]
+    for r in regions:  # the management account's clients (default session) up front
+        for s in ("logs", "s3", "cloudtrail", "sns", "cloudwatch", "iam"):
+            mgmt.client(s, r)
+    with cf.ThreadPoolExecutor(max_workers=args.threads) as ex:
+        n = sum(ex.map(lambda b: seed_account(b, regions, controls, args), beds))
+    return {"accounts": len(beds), "account_regions": n, "seconds": round(time.monotonic() - t0, 1)}
+
+
 def _get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=30) as r:
         return json.loads(r.read())
@@ -164,10 +230,18 @@ def main() -> int:
     s.add_argument("--cis", type=int, default=5)
     s.add_argument("--alarms", type=int, default=500)
     s.add_argument("--threads", type=int, default=4)
+    o = sub.add_parser("seed-org")
+    o.add_argument("--members", type=int, default=99)
+    o.add_argument("--regions", required=True)
+    o.add_argument("--baseline", required=True)
+    o.add_argument("--filters", type=int, default=20)
+    o.add_argument("--cis", type=int, default=5)
+    o.add_argument("--alarms", type=int, default=30)
+    o.add_argument("--threads", type=int, default=4)
     c = sub.add_parser("check-delay")
     c.add_argument("--delay-ms", type=int, default=50)
     args = ap.parse_args()
-    res = cmd_seed(args) if args.cmd == "seed" else cmd_check_delay(args)
+    res = {"seed": cmd_seed, "seed-org": cmd_seed_org, "check-delay": cmd_check_delay}[args.cmd](args)
     json.dump(res, sys.stdout, sort_keys=True)
     sys.stdout.write("\n")
     return 0
