@@ -103,12 +103,11 @@ pub enum Record {
     },
 }
 
-/// RFC 3339 UTC time, seconds precision.
+/// RFC 3339 UTC time with milliseconds, always three digits (`2026-11-23T14:10:23.040Z`), so
+/// that times sort as strings: runs started within one second still list in order.
 pub fn now() -> String {
-    // Milliseconds: runs started within one second still list in order.
-    let t = time::OffsetDateTime::now_utc();
-    let t = t.replace_millisecond(t.millisecond()).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    time::OffsetDateTime::now_utc().format(&fmt).unwrap_or_default()
 }
 
 /// A run id that sorts by time: `20261123T141023Z-7f3a`.
@@ -532,9 +531,13 @@ mod tests {
     }
 
     #[test]
-    fn run_ids_sort_by_time() {
+    fn run_ids_and_times_sort_by_time() {
         let id = new_run_id();
         assert_eq!(id.len(), "20261123T141023Z-7f3a".len());
         assert!(id.starts_with("20"));
+        // Fixed width, so a time on a whole second does not sort after the next millisecond.
+        let t = now();
+        assert_eq!(t.len(), "2026-11-23T14:10:23.040Z".len(), "{t}");
+        assert!(time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).is_ok(), "{t}");
     }
 }
