@@ -101,6 +101,12 @@ impl StateArgs {
     }
 }
 
+/// `cwfix iam-policy`: the policy for `mode`, plus what the state needs when it is in S3.
+pub fn iam_policy(mode: crate::iam::Mode, state: &StateArgs) -> anyhow::Result<serde_json::Value> {
+    let (location, kms) = state.resolve()?;
+    Ok(crate::iam::policy_with_state(mode, &location, kms.as_deref()))
+}
+
 /// How a state in S3 is reached by a command with AWS flags: its profile, region and retries
 /// (see [`StateArgs::open`]).
 pub fn state_connect(aws: &AwsArgs) -> ConnectOptions {
