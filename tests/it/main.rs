@@ -12,4 +12,5 @@ mod kms;
 mod permissions;
 mod plan;
 mod safety;
+mod state_s3;
 mod testbed;
