@@ -237,7 +237,7 @@ fn alarm_from_sdk(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Alarm {
 }
 
 /// Turns an SDK error into a classified [`Error`] with a one-line message (no Debug dumps).
-fn classify<E, R>(action: &str, err: SdkError<E, R>) -> Error
+pub(super) fn classify<E, R>(action: &str, err: SdkError<E, R>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,

@@ -6,6 +6,7 @@
 #[cfg(test)]
 pub mod fake;
 pub mod live;
+pub mod s3;
 
 use crate::model::{Alarm, KmsKey, MetricFilter, QueryDefinition, Subscription};
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@ use super::error::WithHint;
 use super::plan_cmd::{discover_and_plan, load_baseline};
 use super::run_view::{self, Run, StateArgs};
 use super::{AwsArgs, BaselineArgs, Exit, OutputFormat, Term};
-use crate::journal::{self, RunKind, StateDir};
+use crate::journal::{self, AnyStore, RunKind};
 use crate::{apply, plan, render};
 use anyhow::{bail, Context};
 use std::io::Write;
@@ -41,9 +41,10 @@ pub async fn run(args: &ApplyArgs, format: OutputFormat, t: &Term, out: &mut dyn
     if roles.len() > 1 && saved.is_some() {
         bail!("a saved plan belongs to one account: apply it with the one --assume-role it was made with");
     }
+    let state = args.state.open(&run_view::state_connect(&aws)).await?;
     let mut worst = Exit::Success;
     for role in roles {
-        let done = apply_one(args, &aws, role.as_deref(), &bargs, &b, saved.as_ref(), format, t, out).await;
+        let done = apply_one(args, &state, &aws, role.as_deref(), &bargs, &b, saved.as_ref(), format, t, out).await;
         let exit = match &role {
             Some(r) => done.with_context(|| format!("in the account of role `{r}`"))?,
             None => done?,
@@ -101,6 +102,7 @@ fn saved_settings(args: &ApplyArgs, s: &plan::Plan) -> anyhow::Result<(BaselineA
 #[allow(clippy::too_many_arguments)]
 async fn apply_one(
     args: &ApplyArgs,
+    state: &AnyStore,
     aws: &AwsArgs,
     role: Option<&str>,
     bargs: &BaselineArgs,
@@ -112,9 +114,26 @@ async fn apply_one(
 ) -> anyhow::Result<Exit> {
     // The lock comes first: nothing another cwfix run does can slip between what is read
     // here, what is shown, and what is written.
-    let state = StateDir::new(&args.state.state_dir);
     let run_id = journal::new_run_id();
-    let lock = state.lock(&run_id)?;
+    let lock = run_view::take_lock(state, &run_id).await?;
+    let done = apply_locked(args, state, run_id, aws, role, bargs, b, saved, format, t, out).await;
+    run_view::release(state, lock, done).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_locked(
+    args: &ApplyArgs,
+    state: &AnyStore,
+    run_id: String,
+    aws: &AwsArgs,
+    role: Option<&str>,
+    bargs: &BaselineArgs,
+    b: &crate::baseline::Baseline,
+    saved: Option<&plan::Plan>,
+    format: OutputFormat,
+    t: &Term,
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     let (api, mut fresh) = discover_and_plan(aws, role, b, t).await?;
     fresh.baseline.topic = bargs.topic.clone();
     fresh.baseline.subscribe = bargs.subscribe.clone();
@@ -159,6 +178,6 @@ async fn apply_one(
         &fresh.regions,
         (&fresh.baseline.name, &fresh.baseline.hash),
     );
-    let run = Run { state: &state, lock, header, plan_doc: serde_json::to_value(&fresh)? };
+    let run = Run { state, header, plan_doc: serde_json::to_value(&fresh)? };
     run_view::run_steps(&api, run, &steps, format, t, out).await
 }

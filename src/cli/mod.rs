@@ -165,6 +165,9 @@ pub enum Command {
         /// The command the policy is for.
         #[arg(long = "for", value_enum, default_value_t = crate::iam::Mode::Plan)]
         mode: crate::iam::Mode,
+        // With --for apply and a state in S3: also the S3 (and KMS) permissions the state needs.
+        #[command(flatten)]
+        state: run_view::StateArgs,
     },
     /// List the shipped baselines, or show one.
     Baselines {
@@ -304,8 +307,8 @@ fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)?;
             Ok(Exit::Success)
         }
-        Command::IamPolicy { mode } => {
-            serde_json::to_writer_pretty(&mut *out, &crate::iam::policy(*mode))?;
+        Command::IamPolicy { mode, state } => {
+            serde_json::to_writer_pretty(&mut *out, &run_view::iam_policy(*mode, state)?)?;
             writeln!(out)?;
             Ok(Exit::Success)
         }

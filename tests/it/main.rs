@@ -17,4 +17,5 @@ mod pattern_cli;
 mod permissions;
 mod plan;
 mod safety;
+mod state_s3;
 mod testbed;
