@@ -5,6 +5,7 @@ mod util;
 
 mod accounts;
 mod apply;
+mod backtest_cli;
 mod common;
 mod faults;
 mod hunting;
