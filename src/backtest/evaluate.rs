@@ -2,10 +2,10 @@
 //!
 //! Owns how a raw record becomes a [`pattern::Event`](crate::pattern::Event) and which matches
 //! are recorded. Three ways, chosen once per run from the patterns:
-//! - JSON patterns whose selectors start with a property name (every shipped baseline): the
-//!   record's reduced document ([`super::fields`]), only the paths the patterns read plus
-//!   `eventTime`. The report's fields (principal, event name, source IP) are read from the
-//!   record's bytes only when it matches.
+//! - JSON patterns whose selectors start with a property name (every shipped baseline): in
+//!   groups, each on its reduced document ([`super::fields`]: only the paths it reads), results
+//!   cached by the raw values read ([`super::groups`]); `eventTime` is parsed from its raw value.
+//!   The report's fields (principal, event name, source IP) are read only for a matching record.
 //! - a term or space-delimited pattern: [`Event::from_json_str`] on the record's original bytes,
 //!   so terms see the text exactly as stored (`caf\u00e9` stays escaped, `1e3` is not `1000.0`).
 //! - a selector that starts with `$.*` or `$[…]`: the whole document.
@@ -17,16 +17,16 @@ use serde_json::Value;
 
 use super::aggregate::{BatchAcc, Hit, Totals};
 use super::fields::{self, PathTree};
+use super::groups::Groups;
 use super::report::parse_time;
 use super::source::{Batch, Record, RecordKind, Sink};
 use super::Spec;
-use crate::pattern::{Event, Pattern};
+use crate::pattern::{Event, Pattern, PatternKind};
 
-/// How JSON records are turned into events.
-#[derive(Debug)]
+/// How JSON records are evaluated.
 enum DocMode {
-    /// The reduced document with these paths.
-    Reduced(PathTree),
+    /// In groups, on reduced documents, results cached ([`Groups`]).
+    Grouped(Groups),
     /// The whole document, with the original text.
     Text,
     /// The whole document.
@@ -37,78 +37,81 @@ enum DocMode {
 pub(crate) struct Evaluator<'a> {
     patterns: Vec<&'a Pattern>,
     mode: DocMode,
-    /// The report's fields, read on a match in `Reduced` mode.
+    /// The report's fields, read on a match in `Grouped` mode.
     report: PathTree,
 }
 
 impl<'a> Evaluator<'a> {
     pub(crate) fn new(spec: &'a Spec) -> Evaluator<'a> {
         let patterns: Vec<&Pattern> = spec.controls.iter().map(|c| &c.pattern).collect();
-        let mut tree = PathTree::default();
-        tree.add_str(&["eventTime"]);
-        let mut mode = None;
-        for p in &patterns {
-            match p.needed_paths() {
-                Some(paths) => paths.iter().for_each(|path| tree.add(path)),
-                None if p.kind() == crate::pattern::PatternKind::Json => mode = mode.or(Some(DocMode::Whole)),
-                None => mode = Some(DocMode::Text),
-            }
-        }
+        let text = patterns.iter().any(|p| p.kind() != PatternKind::Json);
+        let mode = match Groups::new(&patterns) {
+            _ if text => DocMode::Text,
+            Some(groups) => DocMode::Grouped(groups),
+            None => DocMode::Whole,
+        };
         let mut report = PathTree::default();
         for path in [&["eventName"][..], &["sourceIPAddress"], &["userIdentity", "type"], &["userIdentity", "arn"]] {
             report.add_str(path);
         }
         report.add_str(&["userIdentity", "invokedBy"]);
-        Evaluator { patterns, mode: mode.unwrap_or(DocMode::Reduced(tree)), report }
+        Evaluator { patterns, mode, report }
     }
 
-    /// The event for one record.
-    fn event(&self, rec: &Record<'_>) -> Result<Event, String> {
-        if rec.kind == RecordKind::Text {
-            return Ok(Event::from_message(&rec.text()));
-        }
-        match &self.mode {
-            DocMode::Reduced(tree) => Ok(Event::from_value(Value::Object(fields::extract(rec.bytes, tree)?))),
-            DocMode::Text => {
+    /// The event for one record (not a JSON record in `Grouped` mode), and its `eventTime`.
+    fn event(&self, rec: &Record<'_>) -> Result<(Event, Option<i64>), String> {
+        let ev = match (&self.mode, rec.kind) {
+            (DocMode::Text, RecordKind::Json) => {
                 let text = std::str::from_utf8(rec.bytes).map_err(|e| format!("invalid UTF-8: {e}"))?;
-                Event::from_json_str(text).map_err(|e| format!("invalid JSON: {e}"))
+                Event::from_json_str(text).map_err(|e| format!("invalid JSON: {e}"))?
             }
-            DocMode::Whole => {
-                serde_json::from_slice(rec.bytes).map(Event::from_value).map_err(|e| format!("invalid JSON: {e}"))
+            (_, RecordKind::Json) => {
+                serde_json::from_slice(rec.bytes).map(Event::from_value).map_err(|e| format!("invalid JSON: {e}"))?
             }
-        }
+            (_, RecordKind::Text) => Event::from_message(&rec.text()),
+        };
+        let time = ev.value().and_then(|d| d.get("eventTime")).and_then(Value::as_str).and_then(parse_time);
+        Ok((ev, time))
     }
 
     /// Evaluate one record, recording its time and its matches.
     pub(crate) fn record(&self, rec: &Record<'_>, acc: &mut BatchAcc) -> Result<(), String> {
-        let ev = self.event(rec)?;
-        let time = ev.value().and_then(|d| d.get("eventTime")).and_then(Value::as_str).and_then(parse_time);
+        let mut matched = Vec::new();
+        let (ev, time) = match (&self.mode, rec.kind) {
+            (DocMode::Grouped(groups), RecordKind::Json) => {
+                let slot = groups.eval(&self.patterns, rec, &mut matched)?;
+                let time = slot.get(rec.bytes).and_then(fields::string_value).and_then(|t| parse_time(&t));
+                (None, time)
+            }
+            _ => {
+                let (ev, time) = self.event(rec)?;
+                matched.extend((0..self.patterns.len()).filter(|&i| self.patterns[i].matches(&ev)));
+                (Some(ev), time)
+            }
+        };
         if let Some(t) = time {
             acc.saw_time(t);
         }
-        let mut who: Option<(String, String, String)> = None;
-        for (i, p) in self.patterns.iter().enumerate() {
-            if !p.matches(&ev) {
-                continue;
-            }
-            if who.is_none() {
-                who = Some(self.who(rec, &ev)?);
-            }
-            let (principal, event_name, ip) = who.clone().unwrap_or_default();
-            acc.hits.push(Hit { control: i, time, principal, event_name, ip });
+        if matched.is_empty() {
+            return Ok(());
+        }
+        let (principal, event_name, ip) = self.who(rec, ev.as_ref())?;
+        for control in matched {
+            let (principal, event_name, ip) = (principal.clone(), event_name.clone(), ip.clone());
+            acc.hits.push(Hit { control, time, principal, event_name, ip });
         }
         Ok(())
     }
 
     /// Principal, event name and source IP of a matching record.
-    fn who(&self, rec: &Record<'_>, ev: &Event) -> Result<(String, String, String), String> {
+    fn who(&self, rec: &Record<'_>, ev: Option<&Event>) -> Result<(String, String, String), String> {
         let reduced;
-        let doc = match (&self.mode, rec.kind) {
-            (DocMode::Reduced(_), RecordKind::Json) => {
-                reduced = Value::Object(fields::extract(rec.bytes, &self.report)?);
+        let doc = match ev {
+            Some(ev) => ev.value().unwrap_or(&Value::Null),
+            None => {
+                reduced = Value::Object(fields::extract(rec, &self.report)?);
                 &reduced
             }
-            _ => ev.value().unwrap_or(&Value::Null),
         };
         Ok((principal_of(doc), str_or(doc.get("eventName"), "(none)"), str_or(doc.get("sourceIPAddress"), "(none)")))
     }
@@ -184,8 +187,18 @@ mod tests {
         }
     }
 
-    fn json(bytes: &[u8]) -> Record<'_> {
-        Record { bytes, kind: RecordKind::Json, offset: 0 }
+    /// Evaluate one record as the source would hand it over (split first).
+    fn eval(ev: &Evaluator, bytes: &[u8], acc: &mut BatchAcc) -> Result<(), String> {
+        let mut cuts = crate::backtest::split::Cuts::default();
+        crate::backtest::split::Splitter::new().split(bytes, true, &mut cuts).map_err(|e| e.msg)?;
+        let s = &cuts.spans[0];
+        let fields = &cuts.fields[s.fields.start as usize..s.fields.end as usize];
+        let rec = if s.kind == RecordKind::Json {
+            Record::for_test(&bytes[s.range.clone()], fields)
+        } else {
+            Record::text_for_test(&bytes[s.range.clone()])
+        };
+        ev.record(&rec, acc)
     }
 
     /// Every way of reading gives what `Pattern::matches` gives on the full document.
@@ -210,10 +223,10 @@ mod tests {
         ];
         let s = spec(&patterns);
         let ev = Evaluator::new(&s);
-        assert!(matches!(ev.mode, DocMode::Reduced(_)));
+        assert!(matches!(ev.mode, DocMode::Grouped(_)));
         for r in records {
             let mut acc = BatchAcc::default();
-            ev.record(&json(r), &mut acc).unwrap();
+            eval(&ev, r, &mut acc).unwrap();
             let got: Vec<usize> = acc.hits.iter().map(|h| h.control).collect();
             let full = Event::from_value(serde_json::from_slice(r).unwrap());
             let want: Vec<usize> = (0..patterns.len()).filter(|&i| s.controls[i].pattern.matches(&full)).collect();
@@ -227,7 +240,7 @@ mod tests {
         let ev = Evaluator::new(&s);
         assert!(matches!(ev.mode, DocMode::Text));
         let mut acc = BatchAcc::default();
-        ev.record(&json(br#"{"eventName":"A","x":"caf\u00e9","n":1e3}"#), &mut acc).unwrap();
+        eval(&ev, br#"{"eventName":"A","x":"caf\u00e9","n":1e3}"#, &mut acc).unwrap();
         let got: Vec<usize> = acc.hits.iter().map(|h| h.control).collect();
         assert_eq!(got, [0, 1, 2]);
     }
@@ -237,8 +250,7 @@ mod tests {
         let s = spec(&["ERROR", r#"{ $.eventName = "A" }"#]);
         let ev = Evaluator::new(&s);
         let mut acc = BatchAcc::default();
-        ev.record(&Record { bytes: b"2024-01-01 ERROR disk full", kind: RecordKind::Text, offset: 0 }, &mut acc)
-            .unwrap();
+        eval(&ev, b"2024-01-01 ERROR disk full", &mut acc).unwrap();
         assert_eq!(acc.hits.len(), 1);
         assert_eq!((acc.hits[0].control, acc.hits[0].time), (0, None));
         let s = spec(&[r#"{ $.eventName = "A" }"#]);
@@ -246,7 +258,7 @@ mod tests {
         let mut acc = BatchAcc::default();
         let rec = br#"{"eventTime":"2024-01-02T10:00:00Z","eventName":"A","sourceIPAddress":"192.0.2.1",
             "userIdentity":{"type":"AWSService","invokedBy":"ec2.amazonaws.com"}}"#;
-        ev.record(&json(rec), &mut acc).unwrap();
+        eval(&ev, rec, &mut acc).unwrap();
         let h = &acc.hits[0];
         assert_eq!(h.time, Some(1_704_189_600));
         assert_eq!(

@@ -9,10 +9,9 @@
 //! where a path ends is decoded whole by serde_json. Duplicate properties resolve as serde_json
 //! does: the last one wins, in the first one's place.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value};
 
+use super::source::Record;
 use super::split::{Members, ScanError};
 
 /// Which properties to keep, as a tree of names.
@@ -20,16 +19,85 @@ use super::split::{Members, ScanError};
 pub(crate) struct PathTree {
     /// A path ends here: keep the node whole.
     whole: bool,
-    children: BTreeMap<String, PathTree>,
+    /// Position in pre-order, once [`PathTree::number`]ed (for [`project`]).
+    id: usize,
+    /// Which pattern groups read this node (bit per group; see `super::groups`).
+    groups: u64,
+    /// A record has a few dozen properties and a tree a few names, so a list beats a map; raw
+    /// keys are compared as bytes, without decoding, by length and first bytes first.
+    children: Vec<(Name, PathTree)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Name {
+    text: String,
+    /// The first eight bytes, zero-padded (a cheap first comparison).
+    head: u64,
+}
+
+impl Name {
+    fn new(text: &str) -> Name {
+        Name { text: text.to_string(), head: head(text.as_bytes()) }
+    }
+
+    #[inline]
+    fn is(&self, raw: &[u8], raw_head: u64) -> bool {
+        self.head == raw_head && self.text.len() == raw.len() && self.text.as_bytes() == raw
+    }
+}
+
+#[inline]
+fn head(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = b.len().min(8);
+    w[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(w)
 }
 
 impl PathTree {
     /// Add one path (property names from the top).
     pub(crate) fn add(&mut self, path: &[String]) {
-        match path.split_first() {
-            None => self.whole = true,
-            Some((name, rest)) => self.children.entry(name.clone()).or_default().add(rest),
+        let Some((name, rest)) = path.split_first() else {
+            self.whole = true;
+            return;
+        };
+        let i = self.child_index(name);
+        self.children[i].1.add(rest);
+    }
+
+    /// Add one path, read by the pattern group `group` (0 to 63).
+    pub(crate) fn add_for(&mut self, path: &[String], group: usize) {
+        self.groups |= 1 << group;
+        let Some((name, rest)) = path.split_first() else {
+            self.whole = true;
+            return;
+        };
+        let i = self.child_index(name);
+        self.children[i].1.add_for(rest, group);
+    }
+
+    fn child_index(&mut self, name: &str) -> usize {
+        match self.children.iter().position(|(k, _)| k.text == name) {
+            Some(i) => i,
+            None => {
+                self.children.push((Name::new(name), PathTree::default()));
+                self.children.len() - 1
+            }
         }
+    }
+
+    /// Number the nodes in pre-order (the root is 0); returns how many there are.
+    pub(crate) fn number(&mut self) -> usize {
+        fn walk(t: &mut PathTree, next: &mut usize) {
+            t.id = *next;
+            *next += 1;
+            for (_, c) in &mut t.children {
+                walk(c, next);
+            }
+        }
+        let mut n = 0;
+        walk(self, &mut n);
+        n
     }
 
     pub(crate) fn add_str(&mut self, path: &[&str]) {
@@ -37,17 +105,18 @@ impl PathTree {
         self.add(&owned);
     }
 
-    /// The child for a raw (still escaped) key.
-    fn child(&self, raw_key: &[u8]) -> Option<&PathTree> {
-        if !raw_key.contains(&b'\\') {
-            return std::str::from_utf8(raw_key).ok().and_then(|k| self.children.get(k));
+    /// The child (and its name) for a raw (still escaped) key.
+    #[inline]
+    fn child(&self, raw_key: &[u8]) -> Option<(&str, &PathTree)> {
+        let h = head(raw_key);
+        if let Some((k, t)) = self.children.iter().find(|(k, _)| k.is(raw_key, h)) {
+            return Some((&k.text, t));
         }
-        let mut quoted = Vec::with_capacity(raw_key.len() + 2);
-        quoted.push(b'"');
-        quoted.extend_from_slice(raw_key);
-        quoted.push(b'"');
-        let key: String = serde_json::from_slice(&quoted).ok()?;
-        self.children.get(&key)
+        if !raw_key.contains(&b'\\') {
+            return None;
+        }
+        let key = decode_key(raw_key).ok()?;
+        self.children.iter().find(|(k, _)| k.text == key).map(|(k, t)| (k.text.as_str(), t))
     }
 }
 
@@ -59,19 +128,113 @@ pub(crate) fn scan_error(e: ScanError) -> String {
     }
 }
 
-/// The reduced document of the JSON object `rec` (its bytes, starting at `{`).
-pub(crate) fn extract(rec: &[u8], tree: &PathTree) -> Result<Map<String, Value>, String> {
-    object(rec, 0, tree, 0)
+/// The reduced document of a JSON record, from the properties found while splitting.
+pub(crate) fn extract(rec: &Record<'_>, tree: &PathTree) -> Result<Map<String, Value>, String> {
+    let mut out = Map::with_capacity(tree.children.len());
+    for (key, value) in rec.properties() {
+        let Some((name, sub)) = tree.child(key) else { continue };
+        let v = if !sub.whole && value.first() == Some(&b'{') {
+            Value::Object(object(value, 0, sub, 1)?)
+        } else {
+            node(value, 0..value.len(), sub, 1)?
+        };
+        out.insert(name.to_string(), v);
+    }
+    Ok(out)
+}
+
+/// Where a node's raw value lies in a record (`ABSENT` when the record has no such node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slot(u32, u32);
+
+impl Slot {
+    pub(crate) const ABSENT: Slot = Slot(0, 0);
+
+    fn of(r: std::ops::Range<usize>) -> Slot {
+        Slot(r.start as u32, r.end as u32)
+    }
+
+    pub(crate) fn get(self, bytes: &[u8]) -> Option<&[u8]> {
+        (self.1 > self.0).then(|| &bytes[self.0 as usize..self.1 as usize])
+    }
+}
+
+/// Where every node of a [`PathTree::number`]ed tree lies in a record (by node id), without
+/// decoding anything; returns the raw `eventTime` value's slot. The last of duplicate
+/// properties wins, as in [`extract`].
+pub(crate) fn project(rec: &Record<'_>, tree: &PathTree, slots: &mut [Slot]) -> Result<Slot, String> {
+    let mut time = Slot::ABSENT;
+    for (k, v) in rec.property_ranges() {
+        let key = &rec.bytes[k];
+        if key == b"eventTime" {
+            time = Slot::of(v.clone());
+        }
+        if let Some((_, sub)) = tree.child(key) {
+            slots[sub.id] = Slot::of(v);
+        }
+    }
+    for (_, c) in &tree.children {
+        project_inside(rec.bytes, c, slots)?;
+    }
+    Ok(time)
+}
+
+/// Fill the slots below `node` when its value is an object the tree goes into.
+fn project_inside(b: &[u8], node: &PathTree, slots: &mut [Slot]) -> Result<(), String> {
+    let at = slots[node.id];
+    if node.whole || node.children.is_empty() || at.get(b).and_then(|v| v.first()) != Some(&b'{') {
+        return Ok(());
+    }
+    let mut members = Members::new(b, at.0 as usize, 1).map_err(scan_error)?;
+    while let Some(m) = members.next_member().map_err(scan_error)? {
+        if let Some((_, sub)) = node.child(&b[m.key]) {
+            slots[sub.id] = Slot::of(m.value);
+        }
+    }
+    for (_, c) in &node.children {
+        project_inside(b, c, slots)?;
+    }
+    Ok(())
+}
+
+/// Append to `out` a key that determines the reduced document of the nodes group `bit` reads:
+/// for each such node, absent; the raw value (where a path ends: the decoded value follows from
+/// it); or, on the way, "an object" (then its nodes) or "not an object" (a name selects nothing
+/// in it, whatever it holds). Equal keys, equal reduced documents, equal pattern results.
+pub(crate) fn group_key(b: &[u8], node: &PathTree, slots: &[Slot], bit: u64, out: &mut Vec<u8>) {
+    for (_, c) in node.children.iter().filter(|(_, c)| c.groups & bit != 0) {
+        match slots[c.id].get(b) {
+            None => out.push(0),
+            Some(v) if c.whole => {
+                out.push(1);
+                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                out.extend_from_slice(v);
+            }
+            Some(v) if v.first() == Some(&b'{') => {
+                out.push(2);
+                group_key(b, c, slots, bit, out);
+            }
+            Some(_) => out.push(3),
+        }
+    }
+}
+
+/// The text of a raw JSON string value (`None` for other values or invalid text).
+pub(crate) fn string_value(raw: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if !inner.iter().any(|&c| c == b'\\' || c < 0x20) {
+        return std::str::from_utf8(inner).ok().map(std::borrow::Cow::Borrowed);
+    }
+    serde_json::from_slice::<String>(raw).ok().map(std::borrow::Cow::Owned)
 }
 
 fn object(b: &[u8], at: usize, tree: &PathTree, depth: usize) -> Result<Map<String, Value>, String> {
-    let mut out = Map::new();
+    let mut out = Map::with_capacity(tree.children.len());
     let mut members = Members::new(b, at, depth).map_err(scan_error)?;
     while let Some(m) = members.next_member().map_err(scan_error)? {
-        let Some(sub) = tree.child(&b[m.key.clone()]) else { continue };
-        let key = decode_key(&b[m.key])?;
+        let Some((name, sub)) = tree.child(&b[m.key]) else { continue };
         let v = node(b, m.value, sub, depth + 1)?;
-        out.insert(key, v);
+        out.insert(name.to_string(), v);
     }
     Ok(out)
 }
@@ -112,7 +275,17 @@ fn decode_key(raw: &[u8]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backtest::split::{Cuts, Splitter};
     use serde_json::json;
+
+    /// Split `rec` (one JSON object) and extract from it as the backtest does.
+    fn extract(rec: &[u8], tree: &PathTree) -> Result<Map<String, Value>, String> {
+        let mut cuts = Cuts::default();
+        Splitter::new().split(rec, true, &mut cuts).map_err(|e| e.msg)?;
+        let s = &cuts.spans[0];
+        let r = Record::for_test(&rec[s.range.clone()], &cuts.fields[s.fields.start as usize..s.fields.end as usize]);
+        super::extract(&r, tree)
+    }
 
     fn tree(paths: &[&[&str]]) -> PathTree {
         let mut t = PathTree::default();
@@ -140,7 +313,6 @@ mod tests {
         let got = extract(br#"{"event\u004eame":"A","eventName":"B"}"#, &t).unwrap();
         assert_eq!(Value::Object(got), json!({"eventName":"B"}));
         assert!(extract(br#"{"eventName":"\ud800x"}"#, &t).is_err());
-        assert!(extract(br#"{"eventName": }"#, &t).is_err());
         // A scalar where the tree goes deeper is kept as it is (a name selects nothing in it).
         let t = tree(&[&["a", "b"]]);
         assert_eq!(Value::Object(extract(br#"{"a":"s"}"#, &t).unwrap()), json!({"a":"s"}));

@@ -6,8 +6,9 @@
 //! - [`source`]: the reusable streaming source (walk, decompress, split into records, a bounded
 //!   pool of workers); public, so that other consumers (`hunt`) can drive it. Built on
 //!   [`walk`] (which files), `decode` (gzip, whole-buffer inflate) and `split` (records).
-//! - `fields` and `evaluate`: a record's reduced document and its evaluation against every
-//!   control (the backtest's [`source::Sink`]).
+//! - `fields`, `groups` and `evaluate`: a record's reduced document, patterns grouped by the
+//!   paths they read with exact result caches, and the evaluation of every control (the
+//!   backtest's [`source::Sink`]).
 //! - `aggregate`: per-batch and per-worker counters, merged at the end.
 //! - `alarm`: the alarm model ([`simulate`]).
 //! - `report`: the [`Report`] and the time/sparkline helpers the renderers share.
@@ -21,6 +22,7 @@ mod alarm;
 mod decode;
 mod evaluate;
 mod fields;
+mod groups;
 mod report;
 pub mod source;
 mod split;

@@ -47,8 +47,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::decode::{self, Decoder, Opened};
+pub use super::split::RecordKind;
 use super::split::{line_col, Splitter};
-pub use super::split::{RecordKind, Span};
+use super::split::{Cuts, Field, Span};
 pub use super::walk::WalkError;
 use super::walk::{self, display};
 
@@ -87,12 +88,36 @@ pub struct Record<'a> {
     pub kind: RecordKind,
     /// Where the record starts in the file's decompressed bytes.
     pub offset: u64,
+    fields: &'a [Field],
 }
 
 impl<'a> Record<'a> {
     /// The record as text (invalid UTF-8 replaced by U+FFFD).
     pub fn text(&self) -> Cow<'a, str> {
         String::from_utf8_lossy(self.bytes)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_test(bytes: &'a [u8], fields: &'a [Field]) -> Record<'a> {
+        Record { bytes, kind: RecordKind::Json, offset: 0, fields }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn text_for_test(bytes: &'a [u8]) -> Record<'a> {
+        Record { bytes, kind: RecordKind::Text, offset: 0, fields: &[] }
+    }
+
+    /// A JSON record's top-level properties, in order, as found while splitting (the record is
+    /// not scanned again): the raw key (between its quotes, escapes not decoded) and the value's
+    /// JSON text. Nothing for a text record.
+    pub fn properties(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        let bytes = self.bytes;
+        self.fields.iter().map(move |f| (&bytes[f.key()], &bytes[f.value()]))
+    }
+
+    /// The same as [`Record::properties`], as key and value ranges in [`Record::bytes`].
+    pub(crate) fn property_ranges(&self) -> impl Iterator<Item = (Range<usize>, Range<usize>)> + 'a {
+        self.fields.iter().map(|f| (f.key(), f.value()))
     }
 }
 
@@ -103,6 +128,7 @@ pub struct Batch<'a> {
     /// Offset of `data` in the file's decompressed bytes.
     base: u64,
     spans: &'a [Span],
+    fields: &'a [Field],
 }
 
 impl<'a> Batch<'a> {
@@ -122,8 +148,9 @@ impl<'a> Batch<'a> {
 
     /// The records, in file order.
     pub fn records(&self) -> impl Iterator<Item = Record<'a>> + 'a {
-        let (data, base) = (self.data, self.base);
+        let (data, base, fields) = (self.data, self.base, self.fields);
         self.spans.iter().map(move |s| Record {
+            fields: &fields[s.fields.start as usize..s.fields.end as usize],
             bytes: &data[s.range.clone()],
             kind: s.kind,
             offset: base + s.range.start as u64,
@@ -281,7 +308,7 @@ struct Block<P> {
     file: Arc<FileJob<P>>,
     data: Vec<u8>,
     base: u64,
-    spans: Vec<Span>,
+    cuts: Cuts,
 }
 
 /// A streamed input between blocks.
@@ -482,9 +509,9 @@ impl<'s, S: Sink> Worker<'s, S> {
         match self.decoder.open(&path, self.shared.buffer(), self.shared.limits.whole) {
             Err(e) => file.fail(e),
             Ok(Opened::Whole(data, len)) => {
-                let mut spans = Vec::new();
-                match Splitter::new().split(&data[..len], true, &mut spans) {
-                    Ok(_) => self.publish(&file, data, 0, spans),
+                let mut cuts = Cuts::default();
+                match Splitter::new().split(&data[..len], true, &mut cuts) {
+                    Ok(_) => self.publish(&file, data, len, 0, cuts),
                     Err(e) => {
                         let (line, col) = line_col(&data[..len], e.at as usize);
                         file.fail(format!("line {line}, column {col}: invalid JSON: {}", e.msg));
@@ -517,9 +544,9 @@ impl<'s, S: Sink> Worker<'s, S> {
                 return self.decoded(&job.file);
             }
         };
-        let mut spans = Vec::new();
+        let mut cuts = Cuts::default();
         let base = job.splitter.consumed();
-        let used = match job.splitter.split(&buf, eof, &mut spans) {
+        let used = match job.splitter.split(&buf, eof, &mut cuts) {
             Ok(n) => n,
             Err(e) => {
                 let (line, col) = line_col(&buf, (e.at - base) as usize);
@@ -537,11 +564,7 @@ impl<'s, S: Sink> Worker<'s, S> {
             return self.decoded(&job.file);
         }
         let file = Arc::clone(&job.file);
-        if spans.is_empty() {
-            self.shared.recycle(buf);
-        } else {
-            self.publish(&file, buf, base, spans);
-        }
+        self.publish(&file, buf, used, base, cuts);
         if eof {
             self.decoded(&file);
         } else {
@@ -550,7 +573,11 @@ impl<'s, S: Sink> Worker<'s, S> {
     }
 
     /// Cut a decoded block into batches of about [`PIECE`] bytes and queue them.
-    fn publish(&mut self, file: &Arc<FileJob<S::Part>>, data: Vec<u8>, base: u64, spans: Vec<Span>) {
+    /// `len` bytes of `data` were split, at offset `base` of the file.
+    fn publish(&mut self, file: &Arc<FileJob<S::Part>>, data: Vec<u8>, len: usize, base: u64, cuts: Cuts) {
+        file.bytes.fetch_add(len as u64, Ordering::Relaxed);
+        self.shared.progress.bytes.fetch_add(len as u64, Ordering::Relaxed);
+        let spans = &cuts.spans;
         let mut ranges = Vec::new();
         let mut start = 0;
         for (i, s) in spans.iter().enumerate() {
@@ -564,7 +591,7 @@ impl<'s, S: Sink> Worker<'s, S> {
         }
         file.pending.fetch_add(ranges.len(), Ordering::AcqRel);
         self.shared.block_made();
-        let block = Arc::new(Block { file: Arc::clone(file), data, base, spans });
+        let block = Arc::new(Block { file: Arc::clone(file), data, base, cuts });
         self.shared.queue(ranges.into_iter().map(|r| (Arc::clone(&block), r)).collect(), None);
         self.shared.release(block);
     }
@@ -573,17 +600,15 @@ impl<'s, S: Sink> Worker<'s, S> {
     fn consume(&mut self, block: Arc<Block<S::Part>>, range: Range<usize>) {
         let file = Arc::clone(&block.file);
         if !file.has_failed() {
-            let spans = &block.spans[range];
-            let batch = Batch { file: &file.name, data: &block.data, base: block.base, spans };
-            let bytes: u64 = spans.iter().map(|s| s.range.len() as u64).sum();
+            let spans = &block.cuts.spans[range];
+            let batch =
+                Batch { file: &file.name, data: &block.data, base: block.base, spans, fields: &block.cuts.fields };
             let mut part = S::Part::default();
             match self.sink.batch(&batch, &mut part) {
                 Ok(()) => {
                     lock(&file.parts).push(part);
                     file.records.fetch_add(spans.len() as u64, Ordering::Relaxed);
-                    file.bytes.fetch_add(bytes, Ordering::Relaxed);
                     self.shared.progress.records.fetch_add(spans.len() as u64, Ordering::Relaxed);
-                    self.shared.progress.bytes.fetch_add(bytes, Ordering::Relaxed);
                 }
                 Err(e) => file.fail(e),
             }

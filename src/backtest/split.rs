@@ -39,6 +39,62 @@ pub enum RecordKind {
 pub struct Span {
     pub range: Range<usize>,
     pub kind: RecordKind,
+    /// The record's top-level properties: indexes into [`Cuts::fields`] (empty for text).
+    pub fields: Range<u32>,
+}
+
+/// One top-level property of a JSON record, found while splitting (so that a consumer need not
+/// scan the record again): where its key (between the quotes, escapes undecoded) and its value
+/// lie, relative to the start of the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    key: (u32, u32),
+    value: (u32, u32),
+}
+
+impl Field {
+    /// The key's range in the record.
+    pub fn key(&self) -> Range<usize> {
+        self.key.0 as usize..self.key.1 as usize
+    }
+
+    /// The value's range in the record.
+    pub fn value(&self) -> Range<usize> {
+        self.value.0 as usize..self.value.1 as usize
+    }
+}
+
+/// The records of a block and the top-level properties of its JSON records.
+#[derive(Debug, Default, Clone)]
+pub struct Cuts {
+    pub spans: Vec<Span>,
+    pub fields: Vec<Field>,
+}
+
+impl Cuts {
+    /// Scan the object at `start` as one record (its properties into `fields`); returns its end.
+    fn json(&mut self, b: &[u8], start: usize, depth: usize) -> Scan<usize> {
+        let first = self.fields.len();
+        let rel = |r: Range<usize>| ((r.start - start) as u32, (r.end - start) as u32);
+        let mut m = Members::new(b, start, depth)?;
+        while let Some(mb) = m.next_member()? {
+            self.fields.push(Field { key: rel(mb.key), value: rel(mb.value) });
+        }
+        let fields = first as u32..self.fields.len() as u32;
+        self.spans.push(Span { range: start..m.end(), kind: RecordKind::Json, fields });
+        Ok(m.end())
+    }
+
+    fn text(&mut self, range: Range<usize>) {
+        let n = self.fields.len() as u32;
+        self.spans.push(Span { range, kind: RecordKind::Text, fields: n..n });
+    }
+
+    /// Keep the first `spans` records (and their properties).
+    fn truncate(&mut self, spans: usize) {
+        self.spans.truncate(spans);
+        self.fields.truncate(self.spans.last().map_or(0, |s| s.fields.end as usize));
+    }
 }
 
 /// Why the scanner stopped.
@@ -65,13 +121,42 @@ pub(crate) fn ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Eight bytes at `j` as a little-endian word (`j + 8 <= b.len()`).
+#[inline]
+fn load8(b: &[u8], j: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[j..j + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The next `"` or `\` from `j`. Most JSON strings are short, so the first 64 bytes are searched
+/// eight at a time in a word (the lowest flagged byte of the classic has-zero-byte test is exact),
+/// and only longer strings pay for a `memchr2` call.
+#[inline]
+fn find_quote_or_escape(b: &[u8], mut j: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let limit = (j + 64).min(b.len());
+    while j + 8 <= limit {
+        let w = load8(b, j);
+        let q = w ^ (LO * u64::from(b'"'));
+        let e = w ^ (LO * u64::from(b'\\'));
+        let hit = (q.wrapping_sub(LO) & !q | e.wrapping_sub(LO) & !e) & HI;
+        if hit != 0 {
+            return Some(j + (hit.trailing_zeros() / 8) as usize);
+        }
+        j += 8;
+    }
+    memchr2(b'"', b'\\', &b[j.min(b.len())..]).map(|k| j + k)
+}
+
 /// `i` is at an opening quote; returns the index just past the closing one.
 #[inline]
 pub(crate) fn skip_string(b: &[u8], i: usize) -> Scan<usize> {
     let mut j = i + 1;
     loop {
-        let Some(k) = memchr2(b'"', b'\\', &b[j.min(b.len())..]) else { return Err(ScanError::Eof) };
-        j += k;
+        let Some(k) = find_quote_or_escape(b, j) else { return Err(ScanError::Eof) };
+        j = k;
         if b[j] == b'"' {
             return Ok(j + 1);
         }
@@ -289,7 +374,7 @@ pub(crate) struct Splitter {
     ctx: Ctx,
     /// Offset of the current block in the whole input.
     base: u64,
-    /// Start of the current `{"Records":[…` object in this block, and the spans before it.
+    /// Start of the current `{"Records":[…` object in this block, and the records before it.
     envelope: Option<(usize, usize)>,
     /// Where to resume when a non-envelope `{"Records":[…],…}` object is cut by the block end.
     resume: Option<usize>,
@@ -308,7 +393,8 @@ impl Splitter {
     /// Append the spans of the complete records at the start of `buf` to `out`, and return how
     /// many bytes were consumed. Unless `last`, a record cut by the end of `buf` is left for the
     /// next call, which must present `buf[consumed..]` followed by more data.
-    pub(crate) fn split(&mut self, buf: &[u8], last: bool, out: &mut Vec<Span>) -> Result<usize, SplitError> {
+    pub(crate) fn split(&mut self, buf: &[u8], last: bool, out: &mut Cuts) -> Result<usize, SplitError> {
+        let (keep, fields) = (out.spans.len(), out.fields.len());
         let start = if self.base == 0 && buf.starts_with(BOM) { BOM.len() } else { 0 };
         let layout = match self.layout {
             Some(l) => l,
@@ -325,6 +411,10 @@ impl Splitter {
             Layout::Lines => Ok(split_lines(buf, start, last, out)),
         };
         self.envelope = None;
+        // Drop the properties of a record cut by the end of the block.
+        let end =
+            if out.spans.len() > keep { out.spans.last().map_or(fields, |s| s.fields.end as usize) } else { fields };
+        out.fields.truncate(end);
         match res {
             Ok(n) => {
                 self.base += n as u64;
@@ -340,7 +430,7 @@ impl Splitter {
         }
     }
 
-    fn split_json(&mut self, b: &[u8], start: usize, last: bool, out: &mut Vec<Span>) -> Scan<usize> {
+    fn split_json(&mut self, b: &[u8], start: usize, last: bool, out: &mut Cuts) -> Scan<usize> {
         let mut i = start;
         loop {
             let at = ws(b, i);
@@ -360,11 +450,10 @@ impl Splitter {
     }
 
     /// One structural step from `i` (after whitespace). `Ok(None)`: the input is used up.
-    fn step(&mut self, b: &[u8], i: usize, out: &mut Vec<Span>) -> Scan<Option<usize>> {
+    fn step(&mut self, b: &[u8], i: usize, out: &mut Cuts) -> Scan<Option<usize>> {
         let Some(&c) = b.get(i) else {
             return if self.ctx == Ctx::Top { Ok(None) } else { Err(ScanError::Eof) };
         };
-        let record = |out: &mut Vec<Span>, s: usize, e: usize| out.push(Span { range: s..e, kind: RecordKind::Json });
         match self.ctx {
             Ctx::Top => match c {
                 b'[' => {
@@ -373,15 +462,11 @@ impl Splitter {
                 }
                 b'{' => match envelope_open(b, i)? {
                     Some(next) => {
-                        self.envelope = Some((i, out.len()));
+                        self.envelope = Some((i, out.spans.len()));
                         self.ctx = Ctx::Elem { envelope: true, first: true };
                         Ok(Some(next))
                     }
-                    None => {
-                        let e = skip_object(b, i, 0)?;
-                        record(out, i, e);
-                        Ok(Some(e))
-                    }
+                    None => Ok(Some(out.json(b, i, 0)?)),
                 },
                 _ => not_an_object(b, i),
             },
@@ -391,8 +476,7 @@ impl Splitter {
                     Ok(Some(i + 1))
                 }
                 b'{' => {
-                    let e = skip_object(b, i, 1)?;
-                    record(out, i, e);
+                    let e = out.json(b, i, 1)?;
                     self.ctx = Ctx::Next { envelope };
                     Ok(Some(e))
                 }
@@ -420,8 +504,7 @@ impl Splitter {
                     Some((start, n)) => {
                         out.truncate(n);
                         self.ctx = Ctx::Top;
-                        let e = skip_object(b, start, 0).inspect_err(|_| self.resume = Some(start))?;
-                        record(out, start, e);
+                        let e = out.json(b, start, 0).inspect_err(|_| self.resume = Some(start))?;
                         Ok(Some(e))
                     }
                     None => syntax(i, "a record whose first property is a `Records` array too large to hold whole"),
@@ -504,7 +587,7 @@ fn detect(buf: &[u8], last: bool) -> Option<Layout> {
 }
 
 /// One record per non-blank line; `last`: the final line needs no line ending.
-fn split_lines(buf: &[u8], start: usize, last: bool, out: &mut Vec<Span>) -> usize {
+fn split_lines(buf: &[u8], start: usize, last: bool, out: &mut Cuts) -> usize {
     let mut i = start;
     while i < buf.len() {
         let end = match memchr(b'\n', &buf[i..]) {
@@ -513,26 +596,26 @@ fn split_lines(buf: &[u8], start: usize, last: bool, out: &mut Vec<Span>) -> usi
             None => return i,
         };
         let line_end = if end > i && buf[end - 1] == b'\r' { end - 1 } else { end };
-        let line = &buf[i..line_end];
-        let start = ws(line, 0);
-        if start < line.len() {
-            out.push(line_span(line, i, start));
+        let first = ws(buf, i).min(line_end);
+        if first < line_end {
+            line_record(&buf[..line_end], i, first, out);
         }
         i = end + 1;
     }
     buf.len()
 }
 
-/// A line is a JSON record when it holds exactly one object (whitespace around it allowed).
-fn line_span(line: &[u8], offset: usize, start: usize) -> Span {
-    if line[start] == b'{' {
-        if let Ok(e) = skip_object(line, start, 0) {
-            if ws(line, e) == line.len() {
-                return Span { range: offset + start..offset + e, kind: RecordKind::Json };
-            }
+/// The line `b[start..]` (`first`: its first non-blank byte) is a JSON record when it holds
+/// exactly one object (whitespace around it allowed), otherwise a text record.
+fn line_record(b: &[u8], start: usize, first: usize, out: &mut Cuts) {
+    let n = out.spans.len();
+    if b[first] == b'{' {
+        match out.json(b, first, 0) {
+            Ok(e) if ws(b, e) == b.len() => return,
+            _ => out.truncate(n),
         }
     }
-    Span { range: offset..offset + line.len(), kind: RecordKind::Text }
+    out.text(start..b.len());
 }
 
 /// Line and column (1-based) of a byte offset, for error messages.
@@ -549,10 +632,34 @@ mod tests {
     use super::*;
 
     fn split_all(text: &[u8]) -> Result<Vec<(String, RecordKind)>, SplitError> {
-        let mut out = Vec::new();
+        let mut out = Cuts::default();
         let n = Splitter::new().split(text, true, &mut out)?;
         assert_eq!(n, text.len());
-        Ok(out.into_iter().map(|s| (String::from_utf8_lossy(&text[s.range]).into_owned(), s.kind)).collect())
+        check_fields(text, &out);
+        Ok(out.spans.into_iter().map(|s| (String::from_utf8_lossy(&text[s.range]).into_owned(), s.kind)).collect())
+    }
+
+    /// The recorded properties of every JSON record are exactly those `Members` finds.
+    fn check_fields(buf: &[u8], cuts: &Cuts) {
+        let mut next = 0;
+        for s in &cuts.spans {
+            assert_eq!(s.fields.start, next);
+            next = s.fields.end;
+            let rec = &buf[s.range.clone()];
+            let got: Vec<(Range<usize>, Range<usize>)> = cuts.fields[s.fields.start as usize..s.fields.end as usize]
+                .iter()
+                .map(|f| (f.key(), f.value()))
+                .collect();
+            let mut want = Vec::new();
+            if s.kind == RecordKind::Json {
+                let mut m = Members::new(rec, 0, 0).unwrap();
+                while let Some(mb) = m.next_member().unwrap() {
+                    want.push((mb.key, mb.value));
+                }
+            }
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(rec));
+        }
+        assert_eq!(cuts.fields.len(), next as usize);
     }
 
     fn texts(text: &[u8]) -> Vec<String> {
@@ -645,9 +752,12 @@ mod tests {
                     pending.extend_from_slice(&input[fed..fed + take]);
                     fed += take;
                     let last = fed == input.len();
-                    let mut spans = Vec::new();
-                    let n = sp.split(&pending, last, &mut spans).unwrap();
-                    got.extend(spans.iter().map(|s| String::from_utf8_lossy(&pending[s.range.clone()]).into_owned()));
+                    let mut cuts = Cuts::default();
+                    let n = sp.split(&pending, last, &mut cuts).unwrap();
+                    check_fields(&pending, &cuts);
+                    got.extend(
+                        cuts.spans.iter().map(|s| String::from_utf8_lossy(&pending[s.range.clone()]).into_owned()),
+                    );
                     pending.drain(..n);
                     if last {
                         assert!(pending.is_empty(), "step {step}");
