@@ -15,7 +15,7 @@ use super::source::Record;
 use super::split::{Members, ScanError};
 
 /// Which properties to keep, as a tree of names.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PathTree {
     /// A path ends here: keep the node whole.
     whole: bool,
@@ -23,9 +23,26 @@ pub(crate) struct PathTree {
     id: usize,
     /// Which pattern groups read this node (bit per group; see `super::groups`).
     groups: u64,
-    /// A record has a few dozen properties and a tree a few names, so a list beats a map; raw
-    /// keys are compared as bytes, without decoding, by length and first bytes first.
+    /// Raw keys are compared as bytes, without decoding (unless they hold an escape).
     children: Vec<(Name, PathTree)>,
+    /// Child by hash of a key's length and first eight bytes: 0 none, `MANY` several (look
+    /// through the list), else index + 1. Most of a record's properties are not in the tree,
+    /// and one probe tells.
+    table: [u8; 64],
+}
+
+/// A hash bucket of [`PathTree::table`] shared by several children.
+const MANY: u8 = u8::MAX;
+
+#[inline]
+fn bucket(head: u64, len: usize) -> usize {
+    ((head ^ (len as u64).rotate_left(56)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize
+}
+
+impl Default for PathTree {
+    fn default() -> Self {
+        PathTree { whole: false, id: 0, groups: 0, children: Vec::new(), table: [0; 64] }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,13 +94,15 @@ impl PathTree {
     }
 
     fn child_index(&mut self, name: &str) -> usize {
-        match self.children.iter().position(|(k, _)| k.text == name) {
-            Some(i) => i,
-            None => {
-                self.children.push((Name::new(name), PathTree::default()));
-                self.children.len() - 1
-            }
+        if let Some(i) = self.children.iter().position(|(k, _)| k.text == name) {
+            return i;
         }
+        let n = Name::new(name);
+        let i = self.children.len();
+        let slot = &mut self.table[bucket(n.head, name.len())];
+        *slot = if *slot == 0 && i + 1 < usize::from(MANY) { (i + 1) as u8 } else { MANY };
+        self.children.push((n, PathTree::default()));
+        i
     }
 
     /// Number the nodes in pre-order (the root is 0); returns how many there are.
@@ -105,18 +124,20 @@ impl PathTree {
         self.add(&owned);
     }
 
-    /// The child (and its name) for a raw (still escaped) key.
+    /// The child (and its name) for a raw key; `escaped`: the key holds an escape.
     #[inline]
-    fn child(&self, raw_key: &[u8]) -> Option<(&str, &PathTree)> {
+    fn child(&self, raw_key: &[u8], escaped: bool) -> Option<(&str, &PathTree)> {
+        if escaped {
+            let key = decode_key(raw_key).ok()?;
+            return self.children.iter().find(|(k, _)| k.text == key).map(|(k, t)| (k.text.as_str(), t));
+        }
         let h = head(raw_key);
-        if let Some((k, t)) = self.children.iter().find(|(k, _)| k.is(raw_key, h)) {
-            return Some((&k.text, t));
-        }
-        if !raw_key.contains(&b'\\') {
-            return None;
-        }
-        let key = decode_key(raw_key).ok()?;
-        self.children.iter().find(|(k, _)| k.text == key).map(|(k, t)| (k.text.as_str(), t))
+        let found = match self.table[bucket(h, raw_key.len())] {
+            0 => None,
+            MANY => self.children.iter().find(|(k, _)| k.is(raw_key, h)),
+            i => Some(&self.children[usize::from(i) - 1]).filter(|(k, _)| k.is(raw_key, h)),
+        };
+        found.map(|(k, t)| (k.text.as_str(), t))
     }
 }
 
@@ -131,8 +152,9 @@ pub(crate) fn scan_error(e: ScanError) -> String {
 /// The reduced document of a JSON record, from the properties found while splitting.
 pub(crate) fn extract(rec: &Record<'_>, tree: &PathTree) -> Result<Map<String, Value>, String> {
     let mut out = Map::with_capacity(tree.children.len());
-    for (key, value) in rec.properties() {
-        let Some((name, sub)) = tree.child(key) else { continue };
+    for f in rec.fields() {
+        let (key, value) = (&rec.bytes[f.key()], &rec.bytes[f.value()]);
+        let Some((name, sub)) = tree.child(key, f.escaped()) else { continue };
         let v = if !sub.whole && value.first() == Some(&b'{') {
             Value::Object(object(value, 0, sub, 1)?)
         } else {
@@ -164,13 +186,13 @@ impl Slot {
 /// properties wins, as in [`extract`].
 pub(crate) fn project(rec: &Record<'_>, tree: &PathTree, slots: &mut [Slot]) -> Result<Slot, String> {
     let mut time = Slot::ABSENT;
-    for (k, v) in rec.property_ranges() {
-        let key = &rec.bytes[k];
-        if key == b"eventTime" {
-            time = Slot::of(v.clone());
+    for f in rec.fields() {
+        let key = &rec.bytes[f.key()];
+        if key == b"eventTime" || f.escaped() && decode_key(key).is_ok_and(|k| k == "eventTime") {
+            time = Slot::of(f.value());
         }
-        if let Some((_, sub)) = tree.child(key) {
-            slots[sub.id] = Slot::of(v);
+        if let Some((_, sub)) = tree.child(key, f.escaped()) {
+            slots[sub.id] = Slot::of(f.value());
         }
     }
     for (_, c) in &tree.children {
@@ -187,7 +209,7 @@ fn project_inside(b: &[u8], node: &PathTree, slots: &mut [Slot]) -> Result<(), S
     }
     let mut members = Members::new(b, at.0 as usize, 1).map_err(scan_error)?;
     while let Some(m) = members.next_member().map_err(scan_error)? {
-        if let Some((_, sub)) = node.child(&b[m.key]) {
+        if let Some((_, sub)) = node.child(&b[m.key], m.escaped) {
             slots[sub.id] = Slot::of(m.value);
         }
     }
@@ -232,7 +254,7 @@ fn object(b: &[u8], at: usize, tree: &PathTree, depth: usize) -> Result<Map<Stri
     let mut out = Map::with_capacity(tree.children.len());
     let mut members = Members::new(b, at, depth).map_err(scan_error)?;
     while let Some(m) = members.next_member().map_err(scan_error)? {
-        let Some((name, sub)) = tree.child(&b[m.key]) else { continue };
+        let Some((name, sub)) = tree.child(&b[m.key], m.escaped) else { continue };
         let v = node(b, m.value, sub, depth + 1)?;
         out.insert(name.to_string(), v);
     }
@@ -305,6 +327,23 @@ mod tests {
             got,
             json!({"eventName":"A","userIdentity":{"type":"Root"},"tags":[],"n":1500.0,"s":"café","b":null})
         );
+    }
+
+    #[test]
+    fn child_lookup_with_many_names() {
+        let names: Vec<String> =
+            (0..300).map(|i| format!("k{i}")).chain(["eventName".into(), "eventNam".into()]).collect();
+        let mut t = PathTree::default();
+        for n in &names {
+            t.add(std::slice::from_ref(n));
+        }
+        for n in &names {
+            assert_eq!(t.child(n.as_bytes(), false).map(|c| c.0), Some(n.as_str()));
+        }
+        for absent in ["k300", "eventNames", "", "k", "eventNamf"] {
+            assert!(t.child(absent.as_bytes(), false).is_none(), "{absent}");
+        }
+        assert_eq!(t.child(br"event\u004eame", true).map(|c| c.0), Some("eventName"));
     }
 
     #[test]

@@ -115,9 +115,9 @@ impl<'a> Record<'a> {
         self.fields.iter().map(move |f| (&bytes[f.key()], &bytes[f.value()]))
     }
 
-    /// The same as [`Record::properties`], as key and value ranges in [`Record::bytes`].
-    pub(crate) fn property_ranges(&self) -> impl Iterator<Item = (Range<usize>, Range<usize>)> + 'a {
-        self.fields.iter().map(|f| (f.key(), f.value()))
+    /// The properties as found by the splitter (key and value ranges in [`Record::bytes`]).
+    pub(crate) fn fields(&self) -> &'a [Field] {
+        self.fields
     }
 }
 
@@ -344,6 +344,7 @@ struct Shared<'s, P> {
     q: Mutex<Queue<P>>,
     cv: Condvar,
     pool: Mutex<Vec<Vec<u8>>>,
+    cuts: Mutex<Vec<Cuts>>,
     jobs: usize,
     limits: Limits,
     progress: &'s Progress,
@@ -367,6 +368,7 @@ impl<'s, P> Shared<'s, P> {
             }),
             cv: Condvar::new(),
             pool: Mutex::new(Vec::new()),
+            cuts: Mutex::new(Vec::new()),
             jobs,
             limits,
             progress,
@@ -451,6 +453,11 @@ impl<'s, P> Shared<'s, P> {
     fn release(&self, block: Arc<Block<P>>) {
         if let Some(b) = Arc::into_inner(block) {
             self.recycle(b.data);
+            let mut pool = lock(&self.cuts);
+            if pool.len() <= self.jobs {
+                pool.push(b.cuts);
+            }
+            drop(pool);
             lock(&self.q).blocks -= 1;
             self.cv.notify_all();
         }
@@ -458,6 +465,14 @@ impl<'s, P> Shared<'s, P> {
 
     fn buffer(&self) -> Vec<u8> {
         lock(&self.pool).pop().unwrap_or_default()
+    }
+
+    /// An empty `Cuts`, with the capacity of a recycled one.
+    fn cuts(&self) -> Cuts {
+        let mut c = lock(&self.cuts).pop().unwrap_or_default();
+        c.spans.clear();
+        c.fields.clear();
+        c
     }
 
     fn recycle(&self, buf: Vec<u8>) {
@@ -509,7 +524,7 @@ impl<'s, S: Sink> Worker<'s, S> {
         match self.decoder.open(&path, self.shared.buffer(), self.shared.limits.whole) {
             Err(e) => file.fail(e),
             Ok(Opened::Whole(data, len)) => {
-                let mut cuts = Cuts::default();
+                let mut cuts = self.shared.cuts();
                 match Splitter::new().split(&data[..len], true, &mut cuts) {
                     Ok(_) => self.publish(&file, data, len, 0, cuts),
                     Err(e) => {
@@ -544,7 +559,7 @@ impl<'s, S: Sink> Worker<'s, S> {
                 return self.decoded(&job.file);
             }
         };
-        let mut cuts = Cuts::default();
+        let mut cuts = self.shared.cuts();
         let base = job.splitter.consumed();
         let used = match job.splitter.split(&buf, eof, &mut cuts) {
             Ok(n) => n,

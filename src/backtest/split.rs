@@ -50,9 +50,16 @@ pub struct Span {
 pub struct Field {
     key: (u32, u32),
     value: (u32, u32),
+    /// The key holds a `\` escape (so it must be decoded to be compared).
+    escaped: bool,
 }
 
 impl Field {
+    /// Does the raw key hold an escape?
+    pub fn escaped(&self) -> bool {
+        self.escaped
+    }
+
     /// The key's range in the record.
     pub fn key(&self) -> Range<usize> {
         self.key.0 as usize..self.key.1 as usize
@@ -78,7 +85,7 @@ impl Cuts {
         let rel = |r: Range<usize>| ((r.start - start) as u32, (r.end - start) as u32);
         let mut m = Members::new(b, start, depth)?;
         while let Some(mb) = m.next_member()? {
-            self.fields.push(Field { key: rel(mb.key), value: rel(mb.value) });
+            self.fields.push(Field { key: rel(mb.key), value: rel(mb.value), escaped: mb.escaped });
         }
         let fields = first as u32..self.fields.len() as u32;
         self.spans.push(Span { range: start..m.end(), kind: RecordKind::Json, fields });
@@ -132,7 +139,7 @@ fn load8(b: &[u8], j: usize) -> u64 {
 /// The next `"` or `\` from `j`. Most JSON strings are short, so the first 64 bytes are searched
 /// eight at a time in a word (the lowest flagged byte of the classic has-zero-byte test is exact),
 /// and only longer strings pay for a `memchr2` call.
-#[inline]
+#[inline(always)]
 fn find_quote_or_escape(b: &[u8], mut j: usize) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
@@ -151,15 +158,23 @@ fn find_quote_or_escape(b: &[u8], mut j: usize) -> Option<usize> {
 }
 
 /// `i` is at an opening quote; returns the index just past the closing one.
-#[inline]
+#[inline(always)]
 pub(crate) fn skip_string(b: &[u8], i: usize) -> Scan<usize> {
+    skip_string_esc(b, i).map(|(end, _)| end)
+}
+
+/// [`skip_string`], also telling whether the string holds an escape.
+#[inline(always)]
+fn skip_string_esc(b: &[u8], i: usize) -> Scan<(usize, bool)> {
     let mut j = i + 1;
+    let mut escaped = false;
     loop {
         let Some(k) = find_quote_or_escape(b, j) else { return Err(ScanError::Eof) };
         j = k;
         if b[j] == b'"' {
-            return Ok(j + 1);
+            return Ok((j + 1, escaped));
         }
+        escaped = true;
         match b.get(j + 1) {
             None => return Err(ScanError::Eof),
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => j += 2,
@@ -274,6 +289,8 @@ fn skip_array(b: &[u8], i: usize, depth: usize) -> Scan<usize> {
 pub(crate) struct Member {
     pub key: Range<usize>,
     pub value: Range<usize>,
+    /// The key holds a `\` escape.
+    pub escaped: bool,
 }
 
 /// The properties of one object, in order, checking the grammar as it goes.
@@ -310,7 +327,7 @@ impl<'b> Members<'b> {
             Some(b'"') => {}
             Some(_) => return syntax(k, "expected property name"),
         }
-        let k_end = skip_string(b, k)?;
+        let (k_end, escaped) = skip_string_esc(b, k)?;
         let mut j = ws(b, k_end);
         match b.get(j) {
             None => return Err(ScanError::Eof),
@@ -329,7 +346,7 @@ impl<'b> Members<'b> {
             }
             Some(_) => return syntax(j, "expected `,` or `}`"),
         }
-        Ok(Some(Member { key: k + 1..k_end - 1, value: v..v_end }))
+        Ok(Some(Member { key: k + 1..k_end - 1, value: v..v_end, escaped }))
     }
 
     /// Just past the closing `}` (valid once `next_member` returned `None`).

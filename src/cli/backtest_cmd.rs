@@ -85,7 +85,10 @@ pub fn run(args: &BacktestArgs, format: OutputFormat, out: &mut dyn Write) -> an
     }
     match format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &to_json(&report))?;
+            // Rendered first, so that a closed pipe surfaces as the io::Error the exit point
+            // recognises (serde_json's own error does not expose it).
+            let doc = serde_json::to_string_pretty(&to_json(&report))?;
+            out.write_all(doc.as_bytes())?;
             writeln!(out)?;
         }
         OutputFormat::Human => human(&report, out)?,
@@ -194,7 +197,8 @@ fn short_time(t: i64) -> String {
 /// The counts line; the same numbers as the JSON document's `events`, `files_read` and
 /// `files_unreadable`.
 fn summary_line(r: &Report) -> String {
-    format!("{} events from {} files read, {} unreadable (skipped)", r.events, r.files_read, r.unreadable.len())
+    let files = if r.files_read == 1 { "file" } else { "files" };
+    format!("{} events from {} {files} read, {} unreadable (skipped)", r.events, r.files_read, r.unreadable.len())
 }
 
 fn human(r: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
