@@ -66,6 +66,7 @@ impl Decoder {
         }
         if gzip {
             self.compressed.clear();
+            self.compressed.reserve(len as usize);
             f.read_to_end(&mut self.compressed).map_err(read_error)?;
             self.inflate(out, whole)
         } else {
@@ -87,7 +88,9 @@ impl Decoder {
         };
         if isize <= whole {
             if out.len() < isize {
-                out.resize(isize, 0);
+                // Rounded up, so that a recycled buffer rarely grows again (each reallocation
+                // leaves the allocator a hole of the old size).
+                out.resize(isize.next_multiple_of(1 << 20), 0);
             }
             // libdeflate stops after the first gzip member and ignores what follows: when a
             // second member may follow (its header bytes occur later), the stream reads them all.

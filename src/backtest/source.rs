@@ -409,13 +409,16 @@ impl<'s, P> Shared<'s, P> {
                 q.active += 1;
                 return Some(Task::Batch(b, r));
             }
+            // Decoding makes a block: one is reserved before, so at most `jobs + 1` exist.
             if q.blocks <= self.jobs {
                 if let Some(s) = q.streams.pop_front() {
                     q.active += 1;
+                    q.blocks += 1;
                     return Some(Task::Stream(s));
                 }
                 if let Some(p) = q.paths.pop_front() {
                     q.active += 1;
+                    q.blocks += 1;
                     drop(q);
                     self.cv.notify_all(); // the walker may be waiting for room
                     return Some(Task::File(p));
@@ -445,8 +448,10 @@ impl<'s, P> Shared<'s, P> {
         self.cv.notify_all();
     }
 
-    fn block_made(&self) {
-        lock(&self.q).blocks += 1;
+    /// A reserved block was not made (the input failed, or became a stream).
+    fn unreserve(&self) {
+        lock(&self.q).blocks -= 1;
+        self.cv.notify_all();
     }
 
     /// Drop one reference to a block; the last one recycles its buffer.
@@ -510,43 +515,62 @@ impl<'s, S: Sink> Worker<'s, S> {
         while let Some(task) = self.shared.next() {
             match task {
                 Task::Batch(block, range) => self.consume(block, range),
-                Task::Stream(job) => self.stream(job),
-                Task::File(path) => self.file(path),
+                Task::Stream(job) => {
+                    if !self.stream(job) {
+                        self.shared.unreserve();
+                    }
+                }
+                Task::File(path) => {
+                    if !self.file(path) {
+                        self.shared.unreserve();
+                    }
+                }
             }
             self.shared.task_done();
         }
         self.out
     }
 
-    /// Decode a file: whole (then split and queue its batches) or as a stream.
-    fn file(&mut self, path: PathBuf) {
+    /// Decode a file: whole (then split and queue its batches) or as a stream. True when a
+    /// block was published.
+    fn file(&mut self, path: PathBuf) -> bool {
         let file = FileJob::new(display(&path));
-        match self.decoder.open(&path, self.shared.buffer(), self.shared.limits.whole) {
-            Err(e) => file.fail(e),
+        let published = match self.decoder.open(&path, self.shared.buffer(), self.shared.limits.whole) {
+            Err(e) => {
+                file.fail(e);
+                false
+            }
             Ok(Opened::Whole(data, len)) => {
                 let mut cuts = self.shared.cuts();
                 match Splitter::new().split(&data[..len], true, &mut cuts) {
-                    Ok(_) => self.publish(&file, data, len, 0, cuts),
+                    Ok(_) => {
+                        self.publish(&file, data, len, 0, cuts);
+                        true
+                    }
                     Err(e) => {
                         let (line, col) = line_col(&data[..len], e.at as usize);
                         file.fail(format!("line {line}, column {col}: invalid JSON: {}", e.msg));
                         self.shared.recycle(data);
+                        false
                     }
                 }
             }
             Ok(Opened::Stream(reader)) => {
                 let job = StreamJob { file, reader, splitter: Splitter::new(), carry: Vec::new(), lines: 0 };
                 self.shared.queue(Vec::new(), Some(Box::new(job)));
-                return; // the stream job holds the file's "still decoding" count
+                return false; // the stream job holds the file's "still decoding" count
             }
-        }
+        };
         self.decoded(&file);
+        published
     }
 
-    /// Read, split and queue one block of a streamed input; requeue it unless it ended.
-    fn stream(&mut self, mut job: Box<StreamJob<S::Part>>) {
+    /// Read, split and queue one block of a streamed input; requeue it unless it ended. True
+    /// when a block was published.
+    fn stream(&mut self, mut job: Box<StreamJob<S::Part>>) -> bool {
         if job.file.has_failed() {
-            return self.decoded(&job.file);
+            self.decoded(&job.file);
+            return false;
         }
         let mut buf = self.shared.buffer();
         buf.clear();
@@ -556,7 +580,8 @@ impl<'s, S: Sink> Worker<'s, S> {
             Ok(eof) => eof,
             Err(e) => {
                 job.file.fail(decode::describe_stream_error(e));
-                return self.decoded(&job.file);
+                self.decoded(&job.file);
+                return false;
             }
         };
         let mut cuts = self.shared.cuts();
@@ -567,7 +592,8 @@ impl<'s, S: Sink> Worker<'s, S> {
                 let (line, col) = line_col(&buf, (e.at - base) as usize);
                 let line = line as u64 + job.lines;
                 job.file.fail(format!("line {line}, column {col}: invalid JSON: {}", e.msg));
-                return self.decoded(&job.file);
+                self.decoded(&job.file);
+                return false;
             }
         };
         job.lines += memchr::memchr_iter(b'\n', &buf[..used]).count() as u64;
@@ -576,7 +602,8 @@ impl<'s, S: Sink> Worker<'s, S> {
         buf.truncate(used);
         if job.carry.len() > MAX_RECORD {
             job.file.fail(format!("a record larger than {} MB", MAX_RECORD >> 20));
-            return self.decoded(&job.file);
+            self.decoded(&job.file);
+            return false;
         }
         let file = Arc::clone(&job.file);
         self.publish(&file, buf, used, base, cuts);
@@ -585,6 +612,7 @@ impl<'s, S: Sink> Worker<'s, S> {
         } else {
             self.shared.queue(Vec::new(), Some(job));
         }
+        true
     }
 
     /// Cut a decoded block into batches of about [`PIECE`] bytes and queue them.
@@ -605,7 +633,6 @@ impl<'s, S: Sink> Worker<'s, S> {
             ranges.push(start..spans.len());
         }
         file.pending.fetch_add(ranges.len(), Ordering::AcqRel);
-        self.shared.block_made();
         let block = Arc::new(Block { file: Arc::clone(file), data, base, cuts });
         self.shared.queue(ranges.into_iter().map(|r| (Arc::clone(&block), r)).collect(), None);
         self.shared.release(block);
