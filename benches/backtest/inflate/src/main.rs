@@ -57,7 +57,12 @@ fn main() {
             }),
         ),
     ];
-    println!("{} files, {:.1} MB gzip, {:.1} MB out", data.len(), data.iter().map(Vec::len).sum::<usize>() as f64 / 1e6, total as f64 / 1e6);
+    println!(
+        "{} files, {:.1} MB gzip, {:.1} MB out",
+        data.len(),
+        data.iter().map(Vec::len).sum::<usize>() as f64 / 1e6,
+        total as f64 / 1e6
+    );
     for (name, mut f) in impls {
         let mut times = Vec::new();
         for _ in 0..runs {
