@@ -141,6 +141,32 @@ impl Pattern {
         Some(out)
     }
 
+    /// The JSON paths the pattern reads, for callers that build a reduced document: one path
+    /// per selector, the selector's leading property names up to its first index or wildcard
+    /// (everything below the path's last name may be read). `None` when the whole message is
+    /// needed (term and space-delimited patterns, or a selector that starts with `$.*`/`$[…]`).
+    pub fn needed_paths(&self) -> Option<Vec<Vec<String>>> {
+        let Body::Json(e) = &self.body else {
+            return None;
+        };
+        let mut out: Vec<Vec<String>> = Vec::new();
+        let mut whole = false;
+        visit_atoms(e, &mut |c: &Cond| {
+            let names: Vec<String> =
+                c.sel.segs.iter().map_while(|s| if let Seg::Name(n) = s { Some(n.clone()) } else { None }).collect();
+            if names.is_empty() {
+                whole = true;
+            }
+            out.push(names);
+        });
+        if whole {
+            return None;
+        }
+        out.sort();
+        out.dedup();
+        Some(out)
+    }
+
     /// The interned atoms, expression and DNF of a JSON pattern (`None` for other classes).
     pub(crate) fn prepared(&self) -> Option<&covers::Prepared> {
         self.prepared

@@ -6,6 +6,7 @@ mod util;
 mod accounts;
 mod apply;
 mod auditor;
+mod backtest_cli;
 mod common;
 mod emit;
 mod faults;
