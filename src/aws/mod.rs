@@ -3,6 +3,8 @@
 //! with the aws-sdk-* crates (the sole home of `aws_sdk_*` and `aws_config`), `fake` in memory
 //! for unit tests of discovery and apply.
 
+pub mod athena;
+pub mod insights;
 pub mod live;
 
 use crate::model::{Alarm, KmsKey, MetricFilter, QueryDefinition, Subscription};

@@ -28,13 +28,27 @@ pub struct BacktestArgs {
     pub top: usize,
     /// CloudTrail files or directories (searched recursively for *.json, *.json.gz, *.jsonl…),
     /// e.g. a local copy of `s3://BUCKET/AWSLogs/`. `-` reads stdin.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present_any = ["sql", "engine"], value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// --engine athena and its flags (issue #13).
+    #[command(flatten)]
+    pub engine: super::hunt_cmd::EngineArgs,
 }
 
 pub fn run(args: &BacktestArgs, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let b = crate::baseline::load(&args.baseline)?;
     let spec = backtest::Spec::from_baseline(&b);
+    match super::hunt_cmd::remote_backtest(&args.engine, &spec, args.top, out)? {
+        super::hunt_cmd::Remote::Local => {}
+        super::hunt_cmd::Remote::Done(exit) => return Ok(exit),
+        super::hunt_cmd::Remote::Report(report) => {
+            match format {
+                OutputFormat::Json => writeln!(out, "{:#}", to_json(&report))?,
+                OutputFormat::Human => human(&report, out)?,
+            }
+            return Ok(Exit::Success);
+        }
+    }
     let opts =
         backtest::Options { jobs: args.jobs.map(usize::from).unwrap_or_else(backtest::default_jobs), top: args.top };
     let started = std::time::Instant::now();
@@ -201,6 +215,7 @@ mod tests {
             jobs: Some(2),
             top: 3,
             paths: vec![fixtures()],
+            engine: Default::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod backtest_cmd;
 pub mod exit;
+mod hunt_cmd;
 pub mod pattern_cmd;
 mod plan_cmd;
 mod run_cmds;
@@ -143,6 +144,8 @@ pub enum Command {
     },
     /// Replay CloudTrail archives against a baseline: how often each alarm would have fired, and why.
     Backtest(backtest_cmd::BacktestArgs),
+    /// Run a threat-hunting query (Logs Insights syntax) locally over CloudTrail files, in Athena or in Insights.
+    Hunt(hunt_cmd::HuntArgs),
     /// Work with CloudWatch Logs filter patterns (parse, test against events, compare).
     #[command(subcommand)]
     Pattern(pattern_cmd::PatternCmd),
@@ -232,6 +235,7 @@ fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Pattern(cmd) => pattern_cmd::run(cmd, cli.output, out),
         Command::Backtest(args) => backtest_cmd::run(args, cli.output, out),
+        Command::Hunt(args) => hunt_cmd::run(args, cli.output, out),
         Command::Baselines { cmd } => baselines(cmd.as_ref(), cli.output, out),
         Command::Plan(args) => runtime()?.block_on(plan_cmd::run(args, cli.output, t, out)),
         Command::Apply(args) => runtime()?.block_on(run_cmds::apply(args, cli.output, t, out)),

@@ -33,6 +33,10 @@ pub const MAX_GROUPS: usize = 1_000_000;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub jobs: usize,
+    /// Only records with `since <= eventTime < until` (seconds since the epoch); a record
+    /// without a readable `eventTime` is outside any bounded window.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
 }
 
 /// Where a row came from: (file number in walk order, record number in the file).
@@ -70,6 +74,8 @@ struct Plan {
     shown: Option<Vec<String>>,
     /// An explicit `limit` exists (otherwise [`ROW_CAP`] truncates and says so).
     limited: bool,
+    since: Option<i64>,
+    until: Option<i64>,
 }
 
 fn compile_expr(e: &Expr, resolve: &dyn Fn(&str) -> Ref) -> CExpr {
@@ -199,6 +205,8 @@ fn plan(q: &Query) -> Result<Plan, ParseError> {
             table_cols,
             tail: tail[1..].to_vec(),
             limited,
+            since: None,
+            until: None,
         });
     }
 
@@ -254,7 +262,18 @@ fn plan(q: &Query) -> Result<Plan, ParseError> {
             .collect(),
         _ => Vec::new(),
     };
-    Ok(Plan { defs, filters, table_cols: carry_names, carry, mode: Mode::Rows { n, sort }, tail, shown, limited })
+    Ok(Plan {
+        defs,
+        filters,
+        table_cols: carry_names,
+        carry,
+        mode: Mode::Rows { n, sort },
+        tail,
+        shown,
+        limited,
+        since: None,
+        until: None,
+    })
 }
 
 // ---------------------------------------------------------------------------------------- workers
@@ -367,6 +386,13 @@ fn trim_rows(rows: &mut Vec<(Seq, Vec<Val<'static>>)>, sort: &[(usize, bool)], n
 
 impl Plan {
     fn record(&self, w: &mut Worker, seq: Seq, doc: &serde_json::Value) {
+        if self.since.is_some() || self.until.is_some() {
+            let t = doc.get("eventTime").and_then(serde_json::Value::as_str).and_then(crate::backtest::parse_time);
+            let inside = t.is_some_and(|t| self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u));
+            if !inside {
+                return;
+            }
+        }
         w.scanned += 1;
         let s = RecordScope::new(doc, &self.defs);
         if !self.filters.iter().all(|f| truth(f, &s)) {
@@ -479,7 +505,9 @@ fn run_tail(
 
 /// Run `q` over the CloudTrail files under `paths` (`-` = stdin).
 pub fn run(q: &Query, paths: &[PathBuf], opts: &Options) -> Result<Outcome, Error> {
-    let plan = plan(q)?;
+    let mut plan = plan(q)?;
+    plan.since = opts.since;
+    plan.until = opts.until;
     let (workers, walked) = input::scan(paths, opts.jobs.max(1), Worker::default, |w: &mut Worker, f| {
         w.files += 1;
         match f.events {

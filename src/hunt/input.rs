@@ -40,8 +40,8 @@ pub fn scan<S: Send>(
                 s.spawn(move || {
                     let mut state = init();
                     while let Ok(Ok((seq, path))) = rx.lock().map(|r| r.recv()) {
-                        let events = crate::events::read_path(&path).map_err(|e| e.to_string());
                         let name = if path.as_os_str() == "-" { "<stdin>".into() } else { path.display().to_string() };
+                        let events = crate::events::read_path(&path).map_err(|e| why(&e, &name));
                         each(&mut state, FileEvents { seq, name, events });
                     }
                     state
@@ -57,4 +57,13 @@ pub fn scan<S: Send>(
         let states = workers.into_iter().map(|w| w.join().expect("hunt worker panicked")).collect();
         walked.map(|n| (states, n))
     })
+}
+
+/// The error without the file name (the caller prints it) but with its cause.
+fn why(e: &crate::events::EventsError, name: &str) -> String {
+    let mut s = e.to_string().replace(&format!("`{name}` "), "").replace(&format!(" `{name}`"), "");
+    if let Some(src) = std::error::Error::source(e) {
+        s = format!("{s}: {src}");
+    }
+    s
 }

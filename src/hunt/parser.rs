@@ -342,6 +342,33 @@ pub struct Query {
 }
 
 impl Query {
+    /// The columns the result shows: the names of every `fields` command (in order) unless a
+    /// `display` names them, the `stats` outputs (`by` names, then the functions), or
+    /// Insights' default `@timestamp, @message`.
+    pub fn columns(&self) -> Vec<String> {
+        let mut shown: Option<Vec<String>> = None;
+        let push = |v: &mut Vec<String>, n: &str| {
+            if !v.iter().any(|x| x == n) {
+                v.push(n.to_string());
+            }
+        };
+        for (_, c) in &self.commands {
+            match c {
+                Command::Fields(ps) => ps.iter().for_each(|p| push(shown.get_or_insert_with(Vec::new), &p.name)),
+                Command::Display(d) => {
+                    let mut v = Vec::new();
+                    d.iter().for_each(|n| push(&mut v, n));
+                    shown = Some(v);
+                }
+                Command::Stats { aggs, by } => {
+                    shown = Some(by.iter().map(|p| p.name.clone()).chain(aggs.iter().map(|a| a.name.clone())).collect())
+                }
+                _ => {}
+            }
+        }
+        shown.unwrap_or_else(|| vec!["@timestamp".into(), "@message".into()])
+    }
+
     /// An error about this query at `offset`.
     pub fn error(&self, offset: usize, what: impl Into<String>) -> ParseError {
         ParseError { offset, kind: ErrorKind::Unsupported { what: what.into() }, query: self.source.clone() }

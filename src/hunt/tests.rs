@@ -28,7 +28,7 @@ fn ev(name: &str, region: &str, user: Option<&str>, extra: serde_json::Value) ->
 }
 
 fn run(q: &str, paths: &[PathBuf], jobs: usize) -> Outcome {
-    run_local(&parse(q).unwrap(), paths, &Options { jobs }).unwrap()
+    run_local(&parse(q).unwrap(), paths, &Options { jobs, since: None, until: None }).unwrap()
 }
 
 fn corpus() -> (tempfile::TempDir, Vec<PathBuf>) {
@@ -118,8 +118,10 @@ fn sort_and_limit_stream_with_bounded_rows() {
 
 #[test]
 fn local_errors() {
-    let e = exec::run(&parse("fields @logStream").unwrap(), &[], &Options { jobs: 1 }).unwrap_err();
+    let e = exec::run(&parse("fields @logStream").unwrap(), &[], &Options { jobs: 1, since: None, until: None })
+        .unwrap_err();
     assert!(e.to_string().contains("`@logStream` is not in CloudTrail files"), "{e}");
-    let e = exec::run(&parse("sort a | filter b = 1").unwrap(), &[], &Options { jobs: 1 }).unwrap_err();
+    let e = exec::run(&parse("sort a | filter b = 1").unwrap(), &[], &Options { jobs: 1, since: None, until: None })
+        .unwrap_err();
     assert!(e.to_string().contains("move the filter before"), "{e}");
 }
