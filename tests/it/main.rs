@@ -7,6 +7,7 @@ mod accounts;
 mod apply;
 mod common;
 mod faults;
+mod hunt_cli;
 mod hunting;
 mod kms;
 mod permissions;
