@@ -36,10 +36,38 @@ pub fn predicate(p: &Pattern) -> Result<String, CompileError> {
 fn expr(e: &Expr<Cond>) -> Result<String, CompileError> {
     match e {
         Expr::Atom(c) => cond(c),
-        Expr::And(c) | Expr::Or(c) => {
-            let sep = if matches!(e, Expr::And(_)) { " AND " } else { " OR " };
+        Expr::And(c) => {
             let parts: Result<Vec<String>, _> = c.iter().map(expr).collect();
-            Ok(format!("({})", parts?.join(sep)))
+            Ok(format!("({})", parts?.join(" AND ")))
+        }
+        Expr::Or(c) => {
+            // The CIS shape `(S = "a") || (S = "b") || ...` becomes one `S IN ('a', 'b', ...)`
+            // (same truth: NULL when S is NULL, hence COALESCE), like the evaluator's AnyOf.
+            let mut lists: Vec<(&Cond, Vec<String>)> = Vec::new();
+            let mut parts = Vec::new();
+            for x in c {
+                match x {
+                    Expr::Atom(a @ Cond { sel, test: Test::Cmp(CmpOp::Eq, Value::Str(StrPat::Exact(v))) })
+                        if !sel.has_wildcard() =>
+                    {
+                        match lists.iter_mut().find(|(b, _)| b.sel == *sel) {
+                            Some((_, vs)) => vs.push(lit(v)),
+                            None => lists.push((a, vec![lit(v)])),
+                        }
+                    }
+                    other => parts.push(expr(other)?),
+                }
+            }
+            let mut out = Vec::new();
+            for (a, vs) in lists {
+                let node = resolve_from(root(), &steps(&a.sel.segs), &a.sel.to_string())?;
+                match (text(&node), vs.len()) {
+                    (Some(x), n) if n > 1 => out.push(format!("COALESCE({x} IN ({}), FALSE)", vs.join(", "))),
+                    _ => out.push(cond(a)?),
+                }
+            }
+            out.extend(parts);
+            Ok(format!("({})", out.join(" OR ")))
         }
     }
 }

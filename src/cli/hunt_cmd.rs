@@ -4,7 +4,7 @@
 //! CSV) on stdout; counters, unreadable files and truncation warnings on stderr. The work is
 //! `crate::hunt` (local), `crate::athena` + `aws::athena` (Athena) and `aws::insights`.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
@@ -270,6 +270,13 @@ pub fn run(args: &HuntArgs, global: OutputFormat, out: &mut dyn Write) -> anyhow
     let e = &args.engine;
     if e.sql && e.engine != Engine::Athena {
         bail!("--sql prints the Athena SQL: add `--engine athena`");
+    }
+    if e.engine != Engine::Local && !paths.is_empty() {
+        let name = if e.engine == Engine::Athena { "athena" } else { "insights" };
+        bail!("--engine {name} reads AWS, not files: drop the PATH arguments");
+    }
+    if e.engine == Engine::Local && paths.is_empty() && std::io::stdin().is_terminal() {
+        bail!("give CloudTrail files or directories, or pipe records into `cwfix hunt QUERY -`");
     }
     let (outcome, engine) = match e.engine {
         Engine::Local => {

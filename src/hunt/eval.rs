@@ -143,32 +143,52 @@ impl Path {
     }
 }
 
-/// One record being evaluated, with its lazily computed `@message` and `@timestamp`.
+/// The top-level properties a query reads: `early` those its filters need (parsed first, for
+/// every record), `late` everything it reads (parsed only for records that pass the filters).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Keys {
+    pub early: Vec<String>,
+    pub late: Vec<String>,
+}
+
+/// One record being evaluated: its JSON text, and the properties the query reads, parsed on
+/// first use (the rest of the record is skipped, never materialised).
 pub struct Record<'r> {
-    pub doc: &'r Json,
-    message: OnceCell<String>,
+    raw: &'r str,
+    keys: &'r Keys,
+    early: OnceCell<Json>,
+    late: OnceCell<Json>,
     timestamp: OnceCell<Option<String>>,
 }
 
 impl<'r> Record<'r> {
-    pub fn new(doc: &'r Json) -> Record<'r> {
-        Record { doc, message: OnceCell::new(), timestamp: OnceCell::new() }
+    pub fn new(raw: &'r str, keys: &'r Keys) -> Record<'r> {
+        Record { raw, keys, early: OnceCell::new(), late: OnceCell::new(), timestamp: OnceCell::new() }
+    }
+
+    /// The parsed properties that hold `key`.
+    fn doc(&self, key: &str) -> &Json {
+        if self.keys.early.iter().any(|k| k == key) {
+            self.early.get_or_init(|| project(self.raw, &self.keys.early))
+        } else {
+            self.late.get_or_init(|| project(self.raw, &self.keys.late))
+        }
     }
 
     pub fn get(&self, p: &Path) -> Val<'_> {
         match p {
-            Path::Message => Val::Str(Cow::Borrowed(
-                self.message.get_or_init(|| serde_json::to_string(self.doc).unwrap_or_default()),
-            )),
-            Path::Timestamp => match self
-                .timestamp
-                .get_or_init(|| self.doc.get("eventTime").and_then(Json::as_str).and_then(insights_timestamp))
-            {
+            // The record's own text, as Insights shows the log event (CloudTrail's files and
+            // its CloudWatch Logs events hold the same compact JSON).
+            Path::Message => Val::Str(Cow::Borrowed(self.raw)),
+            Path::Timestamp => match self.timestamp.get_or_init(|| {
+                self.doc("eventTime").get("eventTime").and_then(Json::as_str).and_then(insights_timestamp)
+            }) {
                 Some(t) => Val::Str(Cow::Borrowed(t)),
                 None => Val::Null,
             },
             Path::Json(segs) => {
-                let mut cur = self.doc;
+                let Some(first) = segs.first() else { return Val::Null };
+                let mut cur = self.doc(first);
                 for s in segs {
                     cur = match cur {
                         Json::Object(m) => match m.get(s.as_str()) {
@@ -185,6 +205,55 @@ impl<'r> Record<'r> {
                 of_json(cur)
             }
         }
+    }
+}
+
+/// Parse only the top-level properties `keep` of a record's (already validated) text.
+fn project(raw: &str, keep: &[String]) -> Json {
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+    struct Key<'k>(&'k [String]);
+    impl<'de> DeserializeSeed<'de> for Key<'_> {
+        type Value = Option<String>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Key<'_> {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a property name")
+        }
+        fn visit_str<E: serde::de::Error>(self, k: &str) -> Result<Self::Value, E> {
+            Ok(self.0.iter().any(|x| x == k).then(|| k.to_string()))
+        }
+    }
+    struct Obj<'k>(&'k [String]);
+    impl<'de> Visitor<'de> for Obj<'_> {
+        type Value = serde_json::Map<String, Json>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut m = serde_json::Map::new();
+            while let Some(k) = map.next_key_seed(Key(self.0))? {
+                match k {
+                    Some(k) => {
+                        let v: Json = map.next_value()?;
+                        m.insert(k, v);
+                    }
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(m)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(raw);
+    match serde::Deserializer::deserialize_map(&mut de, Obj(keep)) {
+        Ok(m) => Json::Object(m),
+        Err(_) => Json::Null,
     }
 }
 
@@ -241,8 +310,8 @@ pub struct RecordScope<'r, 'd> {
 }
 
 impl<'r, 'd> RecordScope<'r, 'd> {
-    pub fn new(doc: &'r Json, defs: &'d [CExpr]) -> RecordScope<'r, 'd> {
-        RecordScope { rec: Record::new(doc), defs, cache: (0..defs.len()).map(|_| OnceCell::new()).collect() }
+    pub fn new(raw: &'r str, keys: &'r Keys, defs: &'d [CExpr]) -> RecordScope<'r, 'd> {
+        RecordScope { rec: Record::new(raw, keys), defs, cache: (0..defs.len()).map(|_| OnceCell::new()).collect() }
     }
 }
 
@@ -375,9 +444,10 @@ mod tests {
 
     #[test]
     fn paths_and_specials() {
-        let doc: Json =
-            serde_json::json!({"eventTime": "2024-03-04T12:00:01Z", "a": {"b": [{"C": "x"}, 5]}, "t": true, "n": null});
-        let r = Record::new(&doc);
+        let raw =
+            r#"{"eventTime":"2024-03-04T12:00:01Z","a":{"b":[{"C":"x"},5]},"t":true,"n":null,"skip":{"big":[1,2]}}"#;
+        let keys = Keys { early: vec!["a".into()], late: vec!["a".into(), "t".into(), "n".into(), "eventTime".into()] };
+        let r = Record::new(raw, &keys);
         assert_eq!(r.get(&Path::of("a.b.0.C")), s("x"));
         assert_eq!(r.get(&Path::of("a.b.1")).number(), Some(5.0));
         assert_eq!(r.get(&Path::of("a.b.2")), Val::Null);
@@ -385,7 +455,9 @@ mod tests {
         assert_eq!(r.get(&Path::of("n")), Val::Null);
         assert_eq!(r.get(&Path::of("t")), s("true"));
         assert_eq!(r.get(&Path::of("@timestamp")), s("2024-03-04 12:00:01.000"));
-        assert!(r.get(&Path::of("@message")).text().unwrap().starts_with(r#"{"eventTime":"2024"#));
+        assert_eq!(r.get(&Path::of("@message")).text(), Some(raw));
+        assert_eq!(r.get(&Path::of("skip.big.0")), Val::Null, "not projected");
+        assert_eq!(project(raw, &["t".into()]), serde_json::json!({"t": true}));
         assert_eq!(insights_timestamp("2024-03-04T12:00:01.5+01:00").unwrap(), "2024-03-04 11:00:01.500");
     }
 

@@ -19,7 +19,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::eval::{eval, sort_cmp, truth, CExpr, Path, RecordScope, Ref, RowScope, Scope, Val};
+use super::eval::{eval, sort_cmp, truth, CExpr, Keys, Path, RecordScope, Ref, RowScope, Scope, Val};
 use super::parser::{AggFunc, Command, Expr, ParseError, Query, SortKey};
 use super::{input, Error, Outcome, Stats};
 
@@ -76,6 +76,8 @@ struct Plan {
     limited: bool,
     since: Option<i64>,
     until: Option<i64>,
+    /// The top-level properties to parse (see [`Keys`]).
+    keys: Keys,
 }
 
 fn compile_expr(e: &Expr, resolve: &dyn Fn(&str) -> Ref) -> CExpr {
@@ -207,6 +209,7 @@ fn plan(q: &Query) -> Result<Plan, ParseError> {
             limited,
             since: None,
             until: None,
+            keys: Keys::default(),
         });
     }
 
@@ -273,7 +276,53 @@ fn plan(q: &Query) -> Result<Plan, ParseError> {
         limited,
         since: None,
         until: None,
+        keys: Keys::default(),
     })
+}
+
+/// Add the top-level properties `e` reads (through definitions too) to `out`.
+fn keys_of(e: &CExpr, defs: &[CExpr], out: &mut Vec<String>) {
+    match e {
+        CExpr::Ref(r) => ref_keys(r, defs, out),
+        CExpr::Lit(_) => {}
+        CExpr::Call(_, a) | CExpr::And(a) | CExpr::Or(a) => a.iter().for_each(|x| keys_of(x, defs, out)),
+        CExpr::Cmp(_, l, r) => {
+            keys_of(l, defs, out);
+            keys_of(r, defs, out);
+        }
+        CExpr::Like { expr, .. } | CExpr::In { expr, .. } | CExpr::Not(expr) => keys_of(expr, defs, out),
+    }
+}
+
+fn ref_keys(r: &Ref, defs: &[CExpr], out: &mut Vec<String>) {
+    match r {
+        Ref::Def(i) => keys_of(&defs[*i], defs, out),
+        Ref::Path(Path::Json(segs)) => {
+            if let Some(k) = segs.first() {
+                push_unique(out, k);
+            }
+        }
+        Ref::Path(Path::Timestamp) => push_unique(out, "eventTime"),
+        Ref::Path(Path::Message) | Ref::Col(_) => {}
+    }
+}
+
+impl Plan {
+    /// What to parse of each record: the filters' properties first, the rest on a match.
+    fn keys(&self) -> Keys {
+        let mut early = Vec::new();
+        if self.since.is_some() || self.until.is_some() {
+            early.push("eventTime".to_string());
+        }
+        self.filters.iter().for_each(|f| keys_of(f, &self.defs, &mut early));
+        let mut late = early.clone();
+        self.carry.iter().for_each(|(_, r)| ref_keys(r, &self.defs, &mut late));
+        if let Mode::Stats { keys, aggs } = &self.mode {
+            keys.iter().for_each(|k| keys_of(k, &self.defs, &mut late));
+            aggs.iter().filter_map(|a| a.arg.as_ref()).for_each(|e| keys_of(e, &self.defs, &mut late));
+        }
+        Keys { early, late }
+    }
 }
 
 // ---------------------------------------------------------------------------------------- workers
@@ -385,16 +434,17 @@ fn trim_rows(rows: &mut Vec<(Seq, Vec<Val<'static>>)>, sort: &[(usize, bool)], n
 }
 
 impl Plan {
-    fn record(&self, w: &mut Worker, seq: Seq, doc: &serde_json::Value) {
+    fn record(&self, w: &mut Worker, seq: Seq, raw: &str) {
+        let s = RecordScope::new(raw, &self.keys, &self.defs);
         if self.since.is_some() || self.until.is_some() {
-            let t = doc.get("eventTime").and_then(serde_json::Value::as_str).and_then(crate::backtest::parse_time);
+            let t = s.rec.get(&Path::Json(vec!["eventTime".into()]));
+            let t = t.text().and_then(crate::backtest::parse_time);
             let inside = t.is_some_and(|t| self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u));
             if !inside {
                 return;
             }
         }
         w.scanned += 1;
-        let s = RecordScope::new(doc, &self.defs);
         if !self.filters.iter().all(|f| truth(f, &s)) {
             return;
         }
@@ -508,12 +558,13 @@ pub fn run(q: &Query, paths: &[PathBuf], opts: &Options) -> Result<Outcome, Erro
     let mut plan = plan(q)?;
     plan.since = opts.since;
     plan.until = opts.until;
+    plan.keys = plan.keys();
     let (workers, walked) = input::scan(paths, opts.jobs.max(1), Worker::default, |w: &mut Worker, f| {
         w.files += 1;
         match f.events {
             Ok(events) => {
-                for (i, doc) in events.iter().enumerate() {
-                    plan.record(w, (f.seq, i as u64), doc);
+                for (i, raw) in events.iter().enumerate() {
+                    plan.record(w, (f.seq, i as u64), raw.get());
                 }
             }
             Err(e) => {

@@ -1,24 +1,37 @@
 //! Reading the input files of a hunt: the one place that knows how records arrive.
 //!
-//! Today this is `crate::backtest::walk` (files, directories recursively, `-` for stdin, the
-//! S3 layout's digest folders skipped) and `crate::events::read_path` (JSON object, array,
-//! `{"Records":[…]}`, JSON Lines, gzip by magic bytes) on `jobs` worker threads fed by a
-//! bounded queue: each worker holds one file's records at a time. It is meant to be swapped
-//! for the faster streaming source of `backtest` without touching the rest of `hunt`.
+//! Files are found by `crate::backtest::walk` (files, directories recursively, `-` for stdin,
+//! the S3 layout's digest folders skipped) and decoded with the formats of `crate::events`
+//! (one object, an array, the `{"Records":[…]}` envelope, JSON Lines or any concatenation,
+//! gzip detected by magic bytes, a BOM ignored, a non-object record an error). Unlike
+//! `events::read_path`, records are not parsed into trees here: each is handed over as its
+//! raw JSON text (`&RawValue`, validated), so `@message` is the record's own text and the
+//! evaluator parses only the properties a query reads. `jobs` workers pull paths from a
+//! bounded queue; each holds one file at a time (its buffer is reused).
+//!
+//! Meant to be swapped for `backtest`'s faster streaming source without touching the rest of
+//! `hunt`: the contract is "per file, in walk order: its records' texts, or why it is unreadable".
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 /// One input file's records (or why it could not be read), numbered in walk order.
-pub struct FileEvents {
+pub struct FileEvents<'a> {
     pub seq: u64,
     /// The display name (`<stdin>` for `-`).
     pub name: String,
-    pub events: Result<Vec<Value>, String>,
+    /// Each record's JSON text (an object), in file order.
+    pub events: Result<Vec<&'a RawValue>, String>,
 }
+
+/// Above this capacity a worker's buffer is released after use.
+const KEEP_BUFFER: usize = 64 << 20;
 
 /// Read every file under `paths` on `jobs` threads, calling `each` with a per-thread state
 /// made by `init`. Returns the states and the number of files walked.
@@ -26,7 +39,7 @@ pub fn scan<S: Send>(
     paths: &[PathBuf],
     jobs: usize,
     init: impl Fn() -> S + Sync,
-    each: impl Fn(&mut S, FileEvents) + Sync,
+    each: impl Fn(&mut S, FileEvents<'_>) + Sync,
 ) -> Result<(Vec<S>, u64), crate::backtest::Error> {
     let stdin = [PathBuf::from("-")];
     let paths: &[PathBuf] = if paths.is_empty() { &stdin } else { paths };
@@ -39,10 +52,14 @@ pub fn scan<S: Send>(
                 let (init, each) = (&init, &each);
                 s.spawn(move || {
                     let mut state = init();
+                    let mut buf = Vec::new();
                     while let Ok(Ok((seq, path))) = rx.lock().map(|r| r.recv()) {
                         let name = if path.as_os_str() == "-" { "<stdin>".into() } else { path.display().to_string() };
-                        let events = crate::events::read_path(&path).map_err(|e| why(&e, &name));
+                        let events = load(&path, &mut buf).and_then(|()| split(&buf));
                         each(&mut state, FileEvents { seq, name, events });
+                        if buf.capacity() > KEEP_BUFFER {
+                            buf = Vec::new();
+                        }
                     }
                     state
                 })
@@ -59,11 +76,87 @@ pub fn scan<S: Send>(
     })
 }
 
-/// The error without the file name (the caller prints it) but with its cause.
-fn why(e: &crate::events::EventsError, name: &str) -> String {
-    let mut s = e.to_string().replace(&format!("`{name}` "), "").replace(&format!(" `{name}`"), "");
-    if let Some(src) = std::error::Error::source(e) {
-        s = format!("{s}: {src}");
+/// Read one file (`-` = stdin), decompressing gzip, into `buf`.
+fn load(path: &Path, buf: &mut Vec<u8>) -> Result<(), String> {
+    buf.clear();
+    let reader: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).map_err(|e| format!("cannot open: {e}"))?)
+    };
+    let mut r = BufReader::with_capacity(256 << 10, reader);
+    let gz = r.fill_buf().map_err(|e| format!("cannot read: {e}"))?.starts_with(&[0x1f, 0x8b]);
+    if gz {
+        flate2::bufread::MultiGzDecoder::new(r)
+            .read_to_end(buf)
+            .map_err(|e| format!("cannot decompress (corrupt or truncated gzip data?): {e}"))?;
+    } else {
+        r.read_to_end(buf).map_err(|e| format!("cannot read: {e}"))?;
     }
-    s
+    Ok(())
+}
+
+/// The `{"Records":[…]}` envelope: exactly one key, an array.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Envelope<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<&'a RawValue>,
+}
+
+fn json_error(e: serde_json::Error) -> String {
+    let msg = e.to_string();
+    let msg = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]).to_string();
+    format!("line {}, column {}: invalid JSON: {msg}", e.line(), e.column())
+}
+
+/// Split decompressed bytes into records (the formats of `crate::events::parse_bytes`).
+fn split(bytes: &[u8]) -> Result<Vec<&RawValue>, String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
+    let mut out = Vec::new();
+    for v in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
+        let v = v.map_err(json_error)?;
+        match v.get().as_bytes().first() {
+            Some(b'[') => out.extend(serde_json::from_str::<Vec<&RawValue>>(v.get()).map_err(json_error)?),
+            Some(b'{') => match serde_json::from_str::<Envelope>(v.get()) {
+                Ok(env) => out.extend(env.records),
+                Err(_) => out.push(v),
+            },
+            _ => out.push(v),
+        }
+    }
+    for (index, r) in out.iter().enumerate() {
+        if !r.get().starts_with('{') {
+            let found = match r.get().as_bytes().first() {
+                Some(b'"') => "a string",
+                Some(b'[') => "an array",
+                Some(b'n') => "null",
+                Some(b't' | b'f') => "a boolean",
+                _ => "a number",
+            };
+            return Err(format!("event {index} is {found}, expected a JSON object (a CloudTrail record)"));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(b: &[u8]) -> Vec<String> {
+        split(b).unwrap().iter().map(|r| r.get().to_string()).collect()
+    }
+
+    #[test]
+    fn formats_of_events() {
+        assert_eq!(texts(br#"{"Records":[{"a":1},{"b":2}]}"#), [r#"{"a":1}"#, r#"{"b":2}"#]);
+        assert_eq!(texts(b"[{\"a\":1}]\n{\"b\":2}\n\n{\"c\":3}"), [r#"{"a":1}"#, r#"{"b":2}"#, r#"{"c":3}"#]);
+        assert_eq!(texts(br#"{"Records":[],"eventName":"x"}"#), [r#"{"Records":[],"eventName":"x"}"#]);
+        assert_eq!(texts(b"\xEF\xBB\xBF{\"a\":1}"), [r#"{"a":1}"#]);
+        assert!(texts(b"").is_empty());
+        assert!(split(b"[1]").unwrap_err().contains("event 0 is a number"));
+        assert!(split(b"{\"a\":}").unwrap_err().starts_with("line 1, column 6: invalid JSON"));
+    }
 }
