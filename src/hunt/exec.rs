@@ -451,9 +451,14 @@ impl Plan {
         w.matched += 1;
         match &self.mode {
             Mode::Rows { n, sort } => {
+                let n = usize::try_from(*n).unwrap_or(usize::MAX);
+                // A worker gets files in walk order, so its rows are in input order: once it
+                // holds the first `n`, no later record of it can be among the first `n` overall.
+                if sort.is_empty() && w.rows.len() >= n {
+                    return;
+                }
                 let row: Vec<Val<'static>> = self.carry.iter().map(|(_, r)| s.get(r).into_owned()).collect();
                 w.rows.push((seq, row));
-                let n = usize::try_from(*n).unwrap_or(usize::MAX);
                 if w.rows.len() >= n.saturating_mul(2).max(1024) {
                     trim_rows(&mut w.rows, sort, n);
                 }
