@@ -114,6 +114,14 @@ fn json_error(e: serde_json::Error) -> String {
 fn split(bytes: &[u8]) -> Result<Vec<&RawValue>, String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))?;
+    // The usual case, a CloudTrail S3 file, in one pass: the whole text is one envelope.
+    if let Some(rest) = text.trim_start().strip_prefix('{') {
+        if rest.trim_start().starts_with("\"Records\"") {
+            if let Ok(env) = serde_json::from_str::<Envelope>(text) {
+                return check_objects(env.records);
+            }
+        }
+    }
     let mut out = Vec::new();
     for v in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
         let v = v.map_err(json_error)?;
@@ -126,6 +134,11 @@ fn split(bytes: &[u8]) -> Result<Vec<&RawValue>, String> {
             _ => out.push(v),
         }
     }
+    check_objects(out)
+}
+
+/// Every record must be a JSON object.
+fn check_objects(out: Vec<&RawValue>) -> Result<Vec<&RawValue>, String> {
     for (index, r) in out.iter().enumerate() {
         if !r.get().starts_with('{') {
             let found = match r.get().as_bytes().first() {
