@@ -3,8 +3,10 @@
 //! with the aws-sdk-* crates (the sole home of `aws_sdk_*` and `aws_config`), `fake` in memory
 //! for unit tests of discovery and apply.
 
+pub mod athena;
 #[cfg(test)]
 pub mod fake;
+pub mod insights;
 pub mod live;
 pub mod s3;
 

@@ -35,8 +35,11 @@ pub struct BacktestArgs {
     /// CloudTrail files or directories (searched recursively for *.json, *.json.gz, *.jsonl…),
     /// e.g. a local copy of `s3://BUCKET/AWSLogs/`. Plain text logs are read one event per line.
     /// `-` reads stdin.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present_any = ["sql", "engine"], value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// --engine athena and its flags (issue #13).
+    #[command(flatten)]
+    pub engine: super::hunt_cmd::EngineArgs,
 }
 
 /// What stderr may show, decided from the terminal and the log level (`-q` raises it to errors,
@@ -56,6 +59,17 @@ fn chatter(format: OutputFormat) -> Chatter {
 pub fn run(args: &BacktestArgs, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let b = crate::baseline::load(&args.baseline)?;
     let spec = backtest::Spec::from_baseline(&b);
+    match super::hunt_cmd::remote_backtest(&args.engine, &spec, args.top, out)? {
+        super::hunt_cmd::Remote::Local => {}
+        super::hunt_cmd::Remote::Done(exit) => return Ok(exit),
+        super::hunt_cmd::Remote::Report(report) => {
+            match format {
+                OutputFormat::Json => writeln!(out, "{:#}", to_json(&report))?,
+                _ => human(&report, out)?,
+            }
+            return Ok(Exit::Success);
+        }
+    }
     let opts =
         backtest::Options { jobs: args.jobs.map(usize::from).unwrap_or_else(backtest::default_jobs), top: args.top };
     let chat = chatter(format);
@@ -276,6 +290,7 @@ mod tests {
             jobs: Some(2),
             top: 3,
             paths: vec![fixtures()],
+            engine: Default::default(),
         }
     }
 

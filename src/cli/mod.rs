@@ -7,6 +7,7 @@ mod backtest_cmd;
 mod baselines_cmd;
 pub mod error;
 pub mod exit;
+mod hunt_cmd;
 pub mod pattern_cmd;
 mod plan_cmd;
 mod rollback_cmd;
@@ -176,6 +177,8 @@ pub enum Command {
     },
     /// Replay CloudTrail archives against a baseline: how often each alarm would have fired, and why.
     Backtest(backtest_cmd::BacktestArgs),
+    /// Run a threat-hunting query (Logs Insights syntax) locally over CloudTrail files, in Athena or in Insights.
+    Hunt(hunt_cmd::HuntArgs),
     /// Work with CloudWatch Logs filter patterns (parse, test against events, compare).
     #[command(subcommand)]
     Pattern(pattern_cmd::PatternCmd),
@@ -292,6 +295,7 @@ fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Pattern(cmd) => pattern_cmd::run(cmd, cli.output, out),
         Command::Backtest(args) => backtest_cmd::run(args, cli.output, out),
         Command::Baselines { cmd } => baselines_cmd::run(cmd.as_ref(), cli.output, out),
+        Command::Hunt(args) => hunt_cmd::run(args, cli.output, out),
         Command::Plan(args) => runtime()?.block_on(plan_cmd::run(args, cli.output, t, out)),
         Command::Apply(args) => runtime()?.block_on(apply_cmd::run(args, cli.output, t, out)),
         Command::Rollback(args) => runtime()?.block_on(rollback_cmd::run(args, cli.output, t, out)),

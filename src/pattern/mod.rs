@@ -16,7 +16,7 @@
 //! Open questions of the spec (§11) that the code had to decide are marked `[U]` where the
 //! decision is made.
 
-mod ast;
+pub mod ast;
 mod canon;
 mod covers;
 mod eval;
@@ -70,7 +70,8 @@ impl fmt::Display for PatternKind {
 #[derive(Clone, Debug)]
 pub struct Pattern {
     source: String,
-    body: Body,
+    /// The canonical tree (read-only outside `pattern`: compilers such as `athena` walk it).
+    pub(crate) body: Body,
     canonical: String,
     /// The compiled evaluation form of a JSON body (built once at parse time).
     plan: Option<eval::Plan>,

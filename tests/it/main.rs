@@ -11,6 +11,7 @@ mod common;
 mod emit;
 mod faults;
 mod findings;
+mod hunt_cli;
 mod hunting;
 mod kms;
 mod operator;
