@@ -24,8 +24,8 @@ if [ -n "${CWFIX_BIN:-}" ]; then
     bin="$CWFIX_BIN"
     [ -x "$bin" ] || { say "CWFIX_BIN=$bin is not executable"; exit 1; }
 else
-    say "building cwfix (cargo build --quiet --bin cwfix)"
-    (cd "$repo" && cargo build --quiet --bin cwfix)
+    say "building cwfix (cargo build --bin cwfix; the first build compiles the AWS SDK: a few minutes)"
+    (cd "$repo" && cargo build --bin cwfix)
     target_dir="${CARGO_TARGET_DIR:-$repo/target}"
     case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
     bin="$target_dir/debug/cwfix"
@@ -108,4 +108,22 @@ set +e
 "$bin" plan "$@"
 rc=$?
 set -e
-exit "$rc"
+case "$rc" in
+    0) say "exit 0: every control of the baseline holds" ;;
+    2) say "exit 2: changes are planned (the point of the demo: the account is partly broken)" ;;
+    3) say "exit 3: nothing cwfix can change, but controls are blocked or unknown (see their reasons)" ;;
+    *) say "exit $rc: an error (see above)" ;;
+esac
+if [ "${DEMO_KEEP:-0}" != "1" ]; then
+    cat >&2 <<NEXT
+
+Next steps:
+  DEMO_KEEP=1 bash scripts/demo.sh     # keep the fake account running; then, from another shell:
+    cwfix apply                        #   make the planned changes (asks for "yes")
+    cwfix plan                         #   "No changes." once the email subscription is confirmed
+    cwfix rollback RUN_ID              #   undo the run (cwfix runs lists run ids)
+  bash scripts/test.sh                 # the whole test suite
+NEXT
+fi
+# 2 and 3 are answers, not failures: the demo itself worked.
+case "$rc" in 0 | 2 | 3) exit 0 ;; *) exit "$rc" ;; esac

@@ -7,19 +7,26 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 command -v cargo >/dev/null || { echo "test.sh: cargo not found: install Rust (rustup)" >&2; exit 1; }
+stage() { printf '\n== test.sh: %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
+stage "moto test bed (venv)"
 bash scripts/setup-moto.sh
 
+stage "format"
 if cargo fmt --version >/dev/null 2>&1; then
     cargo fmt --check
 else
     echo "test.sh: rustfmt not installed; skipping the format check" >&2
 fi
+stage "lints (clippy; its first run checks the AWS SDK crates once)"
 if cargo clippy --version >/dev/null 2>&1; then
     cargo clippy --locked --all-targets --features crash-injection -- -D warnings
 else
     echo "test.sh: clippy not installed; skipping lints" >&2
 fi
-# Unit tests (lib) and the integration tests (tests/it); there are no doc tests to run.
+# Unit tests (lib) and the integration tests (tests/it); there are no doc tests to run. The
+# build shares every dependency with `cargo build` (feature pins in Cargo.toml), so the demo's
+# build is reused; only cwfix itself is compiled again with the test-only crash switch.
+stage "unit and integration tests"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e

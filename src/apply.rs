@@ -315,7 +315,7 @@ pub async fn execute(
         _ => "failed",
     };
     let end = Record::End { status: status.into(), applied: report.applied, failed: report.failed, at: journal::now() };
-    journal.append(&end).map_err(|source| Error::Journal { applied: report.applied, source })?;
+    journal.append(&end).await.map_err(|source| Error::Journal { applied: report.applied, source })?;
     Ok(report)
 }
 
@@ -345,13 +345,13 @@ async fn run_step(
         Ok(c) => c,
         Err(e) => {
             let why = format!("{}: cannot read it before writing: {e}", step.address);
-            journal.append(&stopped(step, &why, None)).map_err(jerr)?;
+            journal.append(&stopped(step, &why, None)).await.map_err(jerr)?;
             return Ok(StepOutcome::Conflict(why));
         }
     };
     if !observe::same(&current, &step.before) {
         let why = format!("{} changed since the plan was made; it was left as it is", step.address);
-        journal.append(&stopped(step, &why, current.as_ref())).map_err(jerr)?;
+        journal.append(&stopped(step, &why, current.as_ref())).await.map_err(jerr)?;
         observe(Event::Conflict { step, found: &current });
         return Ok(StepOutcome::Conflict(why));
     }
@@ -365,6 +365,7 @@ async fn run_step(
             before: current.as_ref().and_then(|c| serde_json::to_value(c).ok()),
             at: journal::now(),
         })
+        .await
         .map_err(jerr)?;
     crash_point("after-intent", seq)?;
     observe(Event::Start { seq, step });
@@ -374,12 +375,12 @@ async fn run_step(
         Ok(result) => {
             // The write was made: a journal failure now must count it.
             let made = |source| Error::Journal { applied: 1, source };
-            journal.append(&Record::Done { seq, result: result.clone(), at: journal::now() }).map_err(made)?;
+            journal.append(&Record::Done { seq, result: result.clone(), at: journal::now() }).await.map_err(made)?;
             observe(Event::Done { seq, step, result: result.as_ref() });
             Ok(StepOutcome::Done)
         }
         Err(e) => {
-            journal.append(&Record::Failed { seq, error: e.to_string(), at: journal::now() }).map_err(jerr)?;
+            journal.append(&Record::Failed { seq, error: e.to_string(), at: journal::now() }).await.map_err(jerr)?;
             observe(Event::Failed { seq, step, error: &e });
             Ok(StepOutcome::Failed(e))
         }

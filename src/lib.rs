@@ -6,6 +6,7 @@
 //! {baseline, pattern, model}`. `plan`, `render`, `pattern` and `baseline` never touch the SDK.
 
 pub mod apply;
+pub mod athena;
 pub mod aws;
 pub mod backtest;
 pub mod baseline;
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod discover;
 pub mod emit;
 pub mod events;
+pub mod hunt;
 pub mod iam;
 pub mod journal;
 pub mod model;

@@ -568,6 +568,8 @@ struct Clause {
     human: String,
 }
 
+/// `re` compiled, once per process: rules and their partial sequences are asked for again and
+/// again (every account, region, before/after state), and compiling dominated `plan --org`.
 fn compiled(re: &str) -> Option<Regex> {
     static CACHE: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, Option<Regex>>>> =
         std::sync::OnceLock::new();
@@ -790,76 +792,104 @@ pub fn verdict(scanner: Scanner, topic: MonitoringTopic, filter_pattern: &str) -
 }
 
 fn judge(scanner: Scanner, topic: MonitoringTopic, filter_pattern: &str) -> Verdict {
-    let who = scanner.display_name();
     match &rules()[&(scanner, topic)] {
         Rule::None { reason } => Verdict::NotChecked { reason: (*reason).to_string() },
-        Rule::Literal { text, fold_case } => {
-            if squash(filter_pattern, *fold_case) == squash(text, *fold_case) {
-                return Verdict::Pass;
-            }
-            let how = match scanner {
-                Scanner::SecurityHub => format!(
-                    "Security Hub ({}) compares the pattern with its literal as a string (quotes, parentheses and terms must be identical; only whitespace may differ)",
-                    topic.securityhub_control().unwrap_or("?")
-                ),
-                _ => format!("{who} compares the pattern with its own literal after removing whitespace and lower-casing"),
-            };
-            let semantic = match (pattern::parse(filter_pattern), pattern::parse(text)) {
-                (Ok(a), Ok(b)) if pattern::equivalent(&a, &b).is_equivalent() => {
-                    " (this pattern is semantically equivalent, but not the same string)"
-                }
-                _ => "",
-            };
-            Verdict::Fail { reason: format!("{how}; it expects `{text}`{semantic}") }
+        Rule::Literal { text, fold_case } => literal_verdict(scanner, topic, text, *fold_case, filter_pattern),
+        Rule::AllOf(clauses) => all_of_verdict(scanner, topic, clauses, filter_pattern),
+        Rule::Sequence(clauses) => sequence_verdict(scanner, topic, clauses, filter_pattern),
+    }
+}
+
+/// Equality with the scanner's literal (whitespace aside, and case for CloudSploit). A failing
+/// pattern that means the same says so, since that is the surprise users hit.
+fn literal_verdict(
+    scanner: Scanner,
+    topic: MonitoringTopic,
+    text: &str,
+    fold_case: bool,
+    filter_pattern: &str,
+) -> Verdict {
+    if squash(filter_pattern, fold_case) == squash(text, fold_case) {
+        return Verdict::Pass;
+    }
+    let how = match scanner {
+        Scanner::SecurityHub => format!(
+            "Security Hub ({}) compares the pattern with its literal as a string (quotes, parentheses and terms must be identical; only whitespace may differ)",
+            topic.securityhub_control().unwrap_or("?")
+        ),
+        _ => format!(
+            "{} compares the pattern with its own literal after removing whitespace and lower-casing",
+            scanner.display_name()
+        ),
+    };
+    let semantic = match (pattern::parse(filter_pattern), pattern::parse(text)) {
+        (Ok(a), Ok(b)) if pattern::equivalent(&a, &b).is_equivalent() => {
+            " (this pattern is semantically equivalent, but not the same string)"
         }
-        Rule::AllOf(clauses) => {
-            let missing: Vec<&str> =
-                clauses.iter().filter(|c| !c.re.is_match(filter_pattern)).map(|c| c.human.as_str()).collect();
-            if missing.is_empty() {
-                Verdict::Pass
-            } else {
-                Verdict::Fail {
-                    reason: format!(
-                        "{who} ({}) requires these clauses, which the pattern lacks: {}",
-                        topic.prowler_check(),
-                        missing.join("; ")
-                    ),
-                }
-            }
-        }
-        Rule::Sequence(clauses) => {
-            let joined =
-                clauses.iter().map(|c| c.re.as_str().trim_start_matches("(?s)")).collect::<Vec<_>>().join(".+");
-            if compiled(&format!("(?s){joined}")).map(|r| r.is_match(filter_pattern)).unwrap_or(false) {
-                return Verdict::Pass;
-            }
-            // Find the first clause that cannot be matched after the previous ones.
-            let mut prefix = String::new();
-            let mut culprit = clauses.last().map(|c| c.human.clone()).unwrap_or_default();
-            for c in clauses {
-                let candidate = if prefix.is_empty() {
-                    c.re.as_str().trim_start_matches("(?s)").to_string()
-                } else {
-                    format!("{prefix}.+{}", c.re.as_str().trim_start_matches("(?s)"))
-                };
-                if !compiled(&format!("(?s){candidate}")).map(|r| r.is_match(filter_pattern)).unwrap_or(false) {
-                    culprit = c.human.clone();
-                    break;
-                }
-                prefix = candidate;
-            }
-            let whose = match scanner {
-                Scanner::Steampipe => "Steampipe's regex (conformance_pack/cloudwatch.pp)".to_string(),
-                _ => format!("{who}'s regex ({})", topic.prowler_check()),
-            };
-            let all = clauses.iter().map(|c| c.human.as_str()).collect::<Vec<_>>().join(", then ");
-            Verdict::Fail {
-                reason: format!(
-                    "{whose} requires, in this order: {all}; the pattern has no `{culprit}` where expected"
-                ),
-            }
+        _ => "",
+    };
+    Verdict::Fail { reason: format!("{how}; it expects `{text}`{semantic}") }
+}
+
+/// Every clause somewhere in the pattern; a failure lists the missing ones.
+fn all_of_verdict(scanner: Scanner, topic: MonitoringTopic, clauses: &[Clause], filter_pattern: &str) -> Verdict {
+    let missing: Vec<&str> =
+        clauses.iter().filter(|c| !c.re.is_match(filter_pattern)).map(|c| c.human.as_str()).collect();
+    if missing.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail {
+            reason: format!(
+                "{} ({}) requires these clauses, which the pattern lacks: {}",
+                scanner.display_name(),
+                topic.prowler_check(),
+                missing.join("; ")
+            ),
         }
     }
+}
+
+/// The clauses in order, anything between them (`A.+B.+C`); a failure names the first clause
+/// that cannot follow the ones before it.
+fn sequence_verdict(scanner: Scanner, topic: MonitoringTopic, clauses: &[Clause], filter_pattern: &str) -> Verdict {
+    let joined = clauses.iter().map(bare_regex).collect::<Vec<_>>().join(".+");
+    if matches_dotall(&joined, filter_pattern) {
+        return Verdict::Pass;
+    }
+    let culprit = first_out_of_sequence(clauses, filter_pattern);
+    let whose = match scanner {
+        Scanner::Steampipe => "Steampipe's regex (conformance_pack/cloudwatch.pp)".to_string(),
+        _ => format!("{}'s regex ({})", scanner.display_name(), topic.prowler_check()),
+    };
+    let all = clauses.iter().map(|c| c.human.as_str()).collect::<Vec<_>>().join(", then ");
+    Verdict::Fail {
+        reason: format!("{whose} requires, in this order: {all}; the pattern has no `{culprit}` where expected"),
+    }
+}
+
+/// The first clause that cannot be matched after the previous ones (the last clause if each
+/// prefix matches, which the whole sequence did not).
+fn first_out_of_sequence(clauses: &[Clause], filter_pattern: &str) -> String {
+    let mut prefix = String::new();
+    for c in clauses {
+        let candidate =
+            if prefix.is_empty() { bare_regex(c).to_string() } else { format!("{prefix}.+{}", bare_regex(c)) };
+        if !matches_dotall(&candidate, filter_pattern) {
+            return c.human.clone();
+        }
+        prefix = candidate;
+    }
+    clauses.last().map(|c| c.human.clone()).unwrap_or_default()
+}
+
+/// A clause's regex without the `(?s)` flag [`clause`] adds, for joining clauses into one.
+fn bare_regex(c: &Clause) -> &str {
+    c.re.as_str().trim_start_matches("(?s)")
+}
+
+/// Whether `re`, compiled with `(?s)`, matches `text` (an invalid regex matches nothing).
+fn matches_dotall(re: &str, text: &str) -> bool {
+    compiled(&format!("(?s){re}")).map(|r| r.is_match(text)).unwrap_or(false)
 }
 
 /// The verdict of every scanner.
@@ -993,90 +1023,98 @@ pub fn satisfying_patterns(
     let skipped: Vec<Scanner> = named.iter().copied().filter(|s| !evaluates(*s, topic)).collect();
     named.retain(|s| evaluates(*s, topic));
 
-    // Candidates: the baseline text first, then each named scanner's accepted pattern.
+    let cands = candidates(topic, &named, baseline_pattern);
+    match smallest_satisfying_set(&cands, &named) {
+        Some(chosen) => Ok(explain(topic, &cands, &chosen, &skipped)),
+        None => Err(unsatisfiable(topic, &named, baseline_pattern)),
+    }
+}
+
+/// A pattern that may be written: whether it covers the baseline, and which scanners pass it.
+struct Candidate {
+    text: String,
+    covers: bool,
+    passes: Vec<Scanner>,
+}
+
+/// The baseline text first (index 0), then each named scanner's accepted pattern, each once;
+/// texts that do not parse are left out.
+fn candidates(topic: MonitoringTopic, named: &[Scanner], baseline_pattern: &Pattern) -> Vec<Candidate> {
     let mut texts: Vec<String> = vec![baseline_pattern.source().to_string()];
-    for s in &named {
+    for s in named {
         if let Some(p) = accepted_pattern(*s, topic) {
             if !texts.iter().any(|t| t == p) {
                 texts.push(p.to_string());
             }
         }
     }
-    struct Cand {
-        text: String,
-        covers: bool,
-        passes: Vec<Scanner>,
-    }
-    let cands: Vec<Cand> = texts
+    texts
         .into_iter()
         .filter_map(|text| {
             let p = pattern::parse(&text).ok()?;
             let covers = pattern::covers(&p, baseline_pattern).is_covered();
             let passes = named.iter().copied().filter(|s| verdict(*s, topic, &text).is_pass()).collect();
-            Some(Cand { text, covers, passes })
+            Some(Candidate { text, covers, passes })
         })
-        .collect();
+        .collect()
+}
 
+/// Indices of the smallest set of candidates of which one covers the baseline and every named
+/// scanner passes one; among sets of a size, the first in lexicographic order of index (so the
+/// baseline's own text wins when it can).
+fn smallest_satisfying_set(cands: &[Candidate], named: &[Scanner]) -> Option<Vec<usize>> {
     let n = cands.len();
-    let mut chosen: Option<Vec<usize>> = None;
-    'size: for k in 1..=n.min(named.len() + 1) {
-        // Subsets of size k in lexicographic order of candidate index.
+    // One filter per scanner plus one that covers is always enough, if anything is.
+    for k in 1..=n.min(named.len() + 1) {
         let mut idx: Vec<usize> = (0..k).collect();
         loop {
             let covers = idx.iter().any(|i| cands[*i].covers);
             let all = named.iter().all(|s| idx.iter().any(|i| cands[*i].passes.contains(s)));
             if covers && all {
-                chosen = Some(idx.clone());
-                break 'size;
+                return Some(idx);
             }
-            // next combination
-            let mut i = k;
-            while i > 0 && idx[i - 1] == n - k + i - 1 {
-                i -= 1;
-            }
-            if i == 0 {
+            if !next_combination(&mut idx, n) {
                 break;
-            }
-            idx[i - 1] += 1;
-            for j in i..k {
-                idx[j] = idx[j - 1] + 1;
             }
         }
     }
-    let Some(chosen) = chosen else {
-        let detail = named
-            .iter()
-            .map(|s| {
-                let v = verdict(*s, topic, baseline_pattern.source());
-                format!("{}: {}", s.as_str(), v.reason().unwrap_or("pass"))
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(format!(
-            "no set of filters for {} both covers the baseline pattern and passes {} ({detail})",
-            topic.as_str(),
-            named.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        ));
-    };
+    None
+}
 
+/// Advances `idx` (k increasing indices below `n`) to the next k-subset in lexicographic
+/// order; `false` after the last.
+fn next_combination(idx: &mut [usize], n: usize) -> bool {
+    let k = idx.len();
+    let mut i = k;
+    while i > 0 && idx[i - 1] == n - k + i - 1 {
+        i -= 1;
+    }
+    if i == 0 {
+        return false;
+    }
+    idx[i - 1] += 1;
+    for j in i..k {
+        idx[j] = idx[j - 1] + 1;
+    }
+    true
+}
+
+/// Each chosen text with why it is there: what it is to the baseline, which scanners pass it,
+/// what each scanner it is the first to satisfy requires, and (on the first) who does not check.
+fn explain(
+    topic: MonitoringTopic,
+    cands: &[Candidate],
+    chosen: &[usize],
+    skipped: &[Scanner],
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut satisfied: Vec<Scanner> = Vec::new();
     for (pos, i) in chosen.iter().enumerate() {
         let c = &cands[*i];
-        let mut why = Vec::new();
-        if *i == 0 {
-            why.push("the baseline's own pattern".to_string());
-        } else if c.covers {
-            why.push("covers the baseline pattern (it matches every event the baseline matches)".to_string());
-        } else {
-            why.push(
-                "extra filter: it does not provably cover the baseline, which another filter of this set does"
-                    .to_string(),
-            );
-        }
+        let mut why = vec![role(*i, c).to_string()];
         let newly: Vec<Scanner> = c.passes.iter().copied().filter(|s| !satisfied.contains(s)).collect();
         if !c.passes.is_empty() {
-            why.push(format!("passes {}", c.passes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+            why.push(format!("passes {}", scanner_list(&c.passes)));
         }
         if *i != 0 {
             for s in &newly {
@@ -1085,11 +1123,44 @@ pub fn satisfying_patterns(
         }
         satisfied.extend(newly);
         if pos == 0 && !skipped.is_empty() {
-            why.push(format!("not checked by {}", skipped.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+            why.push(format!("not checked by {}", scanner_list(skipped)));
         }
         out.push((c.text.clone(), why.join("; ")));
     }
-    Ok(out)
+    out
+}
+
+/// What candidate `i` is to the baseline.
+fn role(i: usize, c: &Candidate) -> &'static str {
+    if i == 0 {
+        "the baseline's own pattern"
+    } else if c.covers {
+        "covers the baseline pattern (it matches every event the baseline matches)"
+    } else {
+        "extra filter: it does not provably cover the baseline, which another filter of this set does"
+    }
+}
+
+/// Why no set of filters works, with each named scanner's verdict on the baseline.
+fn unsatisfiable(topic: MonitoringTopic, named: &[Scanner], baseline_pattern: &Pattern) -> String {
+    let detail = named
+        .iter()
+        .map(|s| {
+            let v = verdict(*s, topic, baseline_pattern.source());
+            format!("{}: {}", s.as_str(), v.reason().unwrap_or("pass"))
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "no set of filters for {} both covers the baseline pattern and passes {} ({detail})",
+        topic.as_str(),
+        scanner_list(named)
+    )
+}
+
+/// `securityhub, prowler`.
+fn scanner_list(scanners: &[Scanner]) -> String {
+    scanners.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

@@ -4,10 +4,13 @@
 //! `fake` in memory for unit tests of discovery and apply. `session` enters member accounts,
 //! `organizations` lists them and `securityhub` imports findings, each behind a narrow trait.
 
+pub mod athena;
 #[cfg(test)]
 pub mod fake;
+pub mod insights;
 pub mod live;
 pub mod organizations;
+pub mod s3;
 pub mod securityhub;
 pub mod session;
 

@@ -6,7 +6,7 @@ use super::error::WithHint;
 use super::plan_cmd::{self, discover_and_plan, load_baseline};
 use super::run_view::{self, Run, StateArgs};
 use super::{org_plan, AwsArgs, BaselineArgs, Exit, OrgArgs, OutputFormat, Term};
-use crate::journal::{self, RunKind, StateDir};
+use crate::journal::{self, AnyStore, RunKind};
 use crate::{apply, plan, render};
 use anyhow::{bail, Context};
 use std::io::Write;
@@ -44,15 +44,16 @@ pub async fn run(args: &ApplyArgs, format: OutputFormat, t: &Term, out: &mut dyn
     if targets.len() > 1 && saved.is_some() {
         bail!("a saved plan belongs to one account: apply it with the one --assume-role it was made with");
     }
+    let state = args.state.open(&run_view::state_connect(&aws)).await?;
     if let [one] = targets.as_slice() {
-        let done = apply_one(args, &aws, one.role.as_deref(), &bargs, &b, saved.as_ref(), format, t, out).await;
+        let done = apply_one(args, &state, &aws, one.role.as_deref(), &bargs, &b, saved.as_ref(), format, t, out).await;
         return match &one.role {
             Some(r) => done.with_context(|| format!("in the account of role `{r}`")),
             None => done,
         };
     }
-    // Several accounts: one run (and journal) each, one after another under the state
-    // directory's lock; an account that fails is reported and the next one is applied.
+    // Several accounts: one run (and journal) each, one after another under the state's
+    // lock; an account that fails is reported and the next one is applied.
     let mut worst = Exit::Success;
     let mut failed = 0;
     for target in &targets {
@@ -62,7 +63,7 @@ pub async fn run(args: &ApplyArgs, format: OutputFormat, t: &Term, out: &mut dyn
         } else {
             writeln!(out, "{}", t.style.bold(&format!("=== account {account} ===")))?;
         }
-        match apply_one(args, &aws, target.role.as_deref(), &bargs, &b, None, format, t, out).await {
+        match apply_one(args, &state, &aws, target.role.as_deref(), &bargs, &b, None, format, t, out).await {
             Ok(Exit::Success) => {}
             Ok(exit) => worst = worst.max(exit),
             Err(e) => {
@@ -135,6 +136,7 @@ fn saved_settings(args: &ApplyArgs, s: &plan::Plan) -> anyhow::Result<(BaselineA
 #[allow(clippy::too_many_arguments)]
 async fn apply_one(
     args: &ApplyArgs,
+    state: &AnyStore,
     aws: &AwsArgs,
     role: Option<&str>,
     bargs: &BaselineArgs,
@@ -146,9 +148,26 @@ async fn apply_one(
 ) -> anyhow::Result<Exit> {
     // The lock comes first: nothing another cwfix run does can slip between what is read
     // here, what is shown, and what is written.
-    let state = StateDir::new(&args.state.state_dir);
     let run_id = journal::new_run_id();
-    let lock = state.lock(&run_id)?;
+    let lock = run_view::take_lock(state, &run_id).await?;
+    let done = apply_locked(args, state, run_id, aws, role, bargs, b, saved, format, t, out).await;
+    run_view::release(state, lock, done).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_locked(
+    args: &ApplyArgs,
+    state: &AnyStore,
+    run_id: String,
+    aws: &AwsArgs,
+    role: Option<&str>,
+    bargs: &BaselineArgs,
+    b: &crate::baseline::Baseline,
+    saved: Option<&plan::Plan>,
+    format: OutputFormat,
+    t: &Term,
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     let (api, mut fresh) = discover_and_plan(aws, role, b, t).await?;
     fresh.baseline.topic = bargs.topic.clone();
     fresh.baseline.subscribe = bargs.subscribe.clone();
@@ -193,6 +212,6 @@ async fn apply_one(
         &fresh.regions,
         (&fresh.baseline.name, &fresh.baseline.hash),
     );
-    let run = Run { state: &state, lock, header, plan_doc: serde_json::to_value(&fresh)? };
+    let run = Run { state, header, plan_doc: serde_json::to_value(&fresh)? };
     run_view::run_steps(&api, run, &steps, format, t, out).await
 }

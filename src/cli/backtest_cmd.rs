@@ -1,19 +1,25 @@
 //! `cwfix backtest`: replay CloudTrail archives against a baseline, per control: matches, the
 //! periods in which its alarm would have been in ALARM, and who/what/where behind the matches.
 //!
-//! Owns argument shape and output layout only (a table with per-day sparklines, or one JSON
-//! document); the work is `crate::backtest`. Bad files are a warning on stderr, never fatal.
+//! Owns argument shape, the progress bar and output layout only (a table with per-day
+//! sparklines, or one JSON document); the work is `crate::backtest`. Unreadable files are a
+//! warning on stderr, never fatal; inputs that do not exist or hold no event are an error.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use super::{Exit, OutputFormat};
-use crate::backtest::{self, format_day, format_time, sparkline, ControlReport, Count, Report};
+use crate::backtest::{self, format_day, format_time, sparkline, ControlReport, Count, Progress, Report, Unreadable};
 
 /// Width of the per-day sparkline column.
 const SPARK_WIDTH: usize = 31;
+
+/// Version of the JSON document (`-o json`): minor for added fields, major for removed ones.
+const FORMAT_VERSION: &str = "1.0";
 
 #[derive(Debug, clap::Args)]
 pub struct BacktestArgs {
@@ -27,45 +33,120 @@ pub struct BacktestArgs {
     #[arg(long, value_name = "K", default_value_t = 5)]
     pub top: usize,
     /// CloudTrail files or directories (searched recursively for *.json, *.json.gz, *.jsonl…),
-    /// e.g. a local copy of `s3://BUCKET/AWSLogs/`. `-` reads stdin.
-    #[arg(required = true, value_name = "PATH")]
+    /// e.g. a local copy of `s3://BUCKET/AWSLogs/`. Plain text logs are read one event per line.
+    /// `-` reads stdin.
+    #[arg(required_unless_present_any = ["sql", "engine"], value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// --engine athena and its flags (issue #13).
+    #[command(flatten)]
+    pub engine: super::hunt_cmd::EngineArgs,
+}
+
+/// What stderr may show, decided from the terminal and the log level (`-q` raises it to errors,
+/// `-v` lowers it to debug; `cli::init_logging`), so no flag is parsed twice.
+struct Chatter {
+    warnings: bool,
+    progress: bool,
+}
+
+fn chatter(format: OutputFormat) -> Chatter {
+    let warnings = tracing::enabled!(tracing::Level::WARN);
+    let verbose = tracing::enabled!(tracing::Level::DEBUG);
+    let progress = warnings && !verbose && format == OutputFormat::Human && std::io::stderr().is_terminal();
+    Chatter { warnings, progress }
 }
 
 pub fn run(args: &BacktestArgs, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let b = crate::baseline::load(&args.baseline)?;
     let spec = backtest::Spec::from_baseline(&b);
+    match super::hunt_cmd::remote_backtest(&args.engine, &spec, args.top, out)? {
+        super::hunt_cmd::Remote::Local => {}
+        super::hunt_cmd::Remote::Done(exit) => return Ok(exit),
+        super::hunt_cmd::Remote::Report(report) => {
+            match format {
+                OutputFormat::Json => writeln!(out, "{:#}", to_json(&report))?,
+                _ => human(&report, out)?,
+            }
+            return Ok(Exit::Success);
+        }
+    }
     let opts =
         backtest::Options { jobs: args.jobs.map(usize::from).unwrap_or_else(backtest::default_jobs), top: args.top };
-    let started = std::time::Instant::now();
-    let report = backtest::run(&spec, &args.paths, &opts)?;
-    let elapsed = started.elapsed();
-    warn_bad_files(&report);
+    let chat = chatter(format);
+    let started = Instant::now();
+    let progress = Progress::default();
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|s| {
+        if chat.progress {
+            s.spawn(|| progress_bar(&progress, &done, started));
+        }
+        let r = backtest::run(&spec, &args.paths, &opts, &progress);
+        done.store(true, Ordering::Relaxed);
+        r
+    });
+    let report = match result {
+        Ok(r) => r,
+        Err(backtest::Error::NoEvents { inputs, files_read, unreadable }) => {
+            if unreadable.len() > 1 {
+                warn_unreadable(&unreadable);
+            }
+            return Err(backtest::Error::NoEvents { inputs, files_read, unreadable }.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if chat.warnings {
+        warn_unreadable(&report.unreadable);
+    }
     match format {
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &to_json(&report))?;
+            // Rendered first, so that a closed pipe surfaces as the io::Error the exit point
+            // recognises (serde_json's own error does not expose it).
+            let doc = serde_json::to_string_pretty(&to_json(&report))?;
+            out.write_all(doc.as_bytes())?;
             writeln!(out)?;
         }
         // Findings formats are refused before any command runs (`cli::run`).
         _ => human(&report, out)?,
     }
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
     tracing::debug!(
-        "backtest: {} events, {} files in {:.2} s ({:.0} events/s)",
+        "backtest: {} events, {} files read, {} unreadable, {:.1} MB in {secs:.2} s ({:.0} events/s)",
         report.events,
-        report.files,
-        elapsed.as_secs_f64(),
-        report.events as f64 / elapsed.as_secs_f64().max(1e-9)
+        report.files_read,
+        report.unreadable.len(),
+        report.bytes as f64 / 1e6,
+        report.events as f64 / secs
     );
     Ok(Exit::Success)
 }
 
-fn warn_bad_files(r: &Report) {
-    if r.bad_files.is_empty() {
+/// Files, bytes and events/s on stderr until `done`.
+fn progress_bar(progress: &Progress, done: &AtomicBool, started: Instant) {
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.enable_steady_tick(Duration::from_millis(120));
+    while !done.load(Ordering::Relaxed) {
+        let p = progress.snapshot();
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        let bad = if p.unreadable > 0 { format!(" ({} unreadable)", p.unreadable) } else { String::new() };
+        pb.set_message(format!(
+            "{} files{bad}, {:.0} MB, {} events, {:.0} events/s",
+            p.files,
+            p.bytes as f64 / 1e6,
+            p.records,
+            p.records as f64 / secs
+        ));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    pb.finish_and_clear();
+}
+
+fn warn_unreadable(bad: &[Unreadable]) {
+    if bad.is_empty() {
         return;
     }
     let mut e = std::io::stderr().lock();
-    let _ = writeln!(e, "warning: {} file(s) could not be read and were skipped:", r.bad_files.len());
-    for b in &r.bad_files {
+    let _ = writeln!(e, "warning: {} file(s) could not be read and were skipped:", bad.len());
+    for b in bad {
         let _ = writeln!(e, "  {}: {}", b.path, b.error);
     }
 }
@@ -98,11 +179,13 @@ fn control_json(c: &ControlReport, period: i64) -> Value {
 fn to_json(r: &Report) -> Value {
     let period = i64::from(r.alarm.period);
     json!({
+        "format_version": FORMAT_VERSION,
         "baseline": r.baseline,
         "alarm": r.alarm,
-        "files": r.files,
-        "bad_files": r.bad_files.iter().map(|b| json!({"path": b.path, "error": b.error})).collect::<Vec<_>>(),
+        "files_read": r.files_read,
+        "files_unreadable": r.unreadable.len(),
         "events": r.events,
+        "unreadable": r.unreadable.iter().map(|b| json!({"path": b.path, "error": b.error})).collect::<Vec<_>>(),
         "bytes": r.bytes,
         "first_event": r.first_event.map(format_time),
         "last_event": r.last_event.map(format_time),
@@ -126,6 +209,13 @@ fn short_time(t: i64) -> String {
     format!("{} {}Z", &s[..10], &s[11..16])
 }
 
+/// The counts line; the same numbers as the JSON document's `events`, `files_read` and
+/// `files_unreadable`.
+fn summary_line(r: &Report) -> String {
+    let files = if r.files_read == 1 { "file" } else { "files" };
+    format!("{} events from {} {files} read, {} unreadable (skipped)", r.events, r.files_read, r.unreadable.len())
+}
+
 fn human(r: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
     let a = &r.alarm;
     writeln!(
@@ -142,9 +232,7 @@ fn human(r: &Report, out: &mut dyn Write) -> anyhow::Result<()> {
         (Some(f), Some(l)) => format!(", {} .. {}", short_time(f), short_time(l)),
         _ => String::new(),
     };
-    let bad =
-        if r.bad_files.is_empty() { String::new() } else { format!(" ({} unreadable, skipped)", r.bad_files.len()) };
-    writeln!(out, "{} events in {} files{}{}", r.events, r.files + r.bad_files.len() as u64, bad, span)?;
+    writeln!(out, "{}{span}", summary_line(r))?;
     writeln!(out)?;
 
     let idw = r.controls.iter().map(|c| c.id.len()).max().unwrap_or(0).max("CONTROL".len());
@@ -202,6 +290,7 @@ mod tests {
             jobs: Some(2),
             top: 3,
             paths: vec![fixtures()],
+            engine: Default::default(),
         }
     }
 
@@ -215,7 +304,7 @@ mod tests {
         for id in ["5.1", "5.8", "5.15"] {
             assert!(text.lines().any(|l| l.starts_with(&format!("{id} "))), "{text}");
         }
-        assert!(text.contains("(2 unreadable, skipped)"), "{text}");
+        assert!(text.contains(" files read, 2 unreadable (skipped)"), "{text}");
         assert!(text.chars().any(|c| ('▁'..='█').contains(&c)), "{text}");
     }
 
@@ -225,7 +314,9 @@ mod tests {
         run(&args(), OutputFormat::Json, &mut out).unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["baseline"], "cis-v7.0");
-        assert_eq!(v["bad_files"].as_array().unwrap().len(), 2);
+        assert_eq!(v["unreadable"].as_array().unwrap().len(), 2);
+        assert_eq!(v["files_unreadable"], 2);
+        assert_eq!(v["format_version"], FORMAT_VERSION);
         let c = &v["controls"][0];
         for k in [
             "matched",
@@ -249,7 +340,7 @@ mod tests {
     fn counts_agree_with_pattern_test() {
         use super::super::pattern_cmd::{self, PatternCmd};
         let mut files = Vec::new();
-        backtest::walk(&[fixtures()], &mut |p| {
+        backtest::walk::walk(&[fixtures()], &mut |p| {
             files.push(p);
             true
         })
@@ -269,6 +360,20 @@ mod tests {
             assert_eq!(got["matched"], pt["matches"], "control {}", c.id);
             assert_eq!(v["events"], pt["total"]);
         }
+    }
+
+    /// The text's counts line says what the JSON document says.
+    #[test]
+    fn text_and_json_counts_agree() {
+        let (mut text, mut doc) = (Vec::new(), Vec::new());
+        run(&args(), OutputFormat::Human, &mut text).unwrap();
+        run(&args(), OutputFormat::Json, &mut doc).unwrap();
+        let v: Value = serde_json::from_slice(&doc).unwrap();
+        let line = format!(
+            "{} events from {} files read, {} unreadable (skipped)",
+            v["events"], v["files_read"], v["files_unreadable"]
+        );
+        assert!(String::from_utf8(text).unwrap().lines().nth(1).unwrap().starts_with(&line), "{line}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod backtest_cmd;
 mod baselines_cmd;
 pub mod error;
 pub mod exit;
+mod hunt_cmd;
 mod org_plan;
 pub mod pattern_cmd;
 mod plan_cmd;
@@ -204,6 +205,9 @@ pub enum Command {
         /// Add what `plan --findings securityhub` needs in each account: BatchImportFindings.
         #[arg(long, value_name = "securityhub")]
         findings: Option<FindingsTarget>,
+        // With --for apply and a state in S3: also the S3 (and KMS) permissions the state needs.
+        #[command(flatten)]
+        state: run_view::StateArgs,
     },
     /// List the shipped baselines, or show one.
     Baselines {
@@ -212,6 +216,8 @@ pub enum Command {
     },
     /// Replay CloudTrail archives against a baseline: how often each alarm would have fired, and why.
     Backtest(backtest_cmd::BacktestArgs),
+    /// Run a threat-hunting query (Logs Insights syntax) locally over CloudTrail files, in Athena or in Insights.
+    Hunt(hunt_cmd::HuntArgs),
     /// Work with CloudWatch Logs filter patterns (parse, test against events, compare).
     #[command(subcommand)]
     Pattern(pattern_cmd::PatternCmd),
@@ -328,6 +334,7 @@ fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
         Command::Pattern(cmd) => pattern_cmd::run(cmd, cli.output, out),
         Command::Backtest(args) => backtest_cmd::run(args, cli.output, out),
         Command::Baselines { cmd } => baselines_cmd::run(cmd.as_ref(), cli.output, out),
+        Command::Hunt(args) => hunt_cmd::run(args, cli.output, out),
         Command::Plan(args) => runtime()?.block_on(plan_cmd::run(args, cli.output, t, out)),
         Command::Apply(args) => runtime()?.block_on(apply_cmd::run(args, cli.output, t, out)),
         Command::Rollback(args) => runtime()?.block_on(rollback_cmd::run(args, cli.output, t, out)),
@@ -343,9 +350,10 @@ fn run(cli: &Cli, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)?;
             Ok(Exit::Success)
         }
-        Command::IamPolicy { mode, org, findings } => {
+        Command::IamPolicy { mode, org, findings, state } => {
             let extras = crate::iam::Extras { org: *org, findings: findings.is_some() };
-            serde_json::to_writer_pretty(&mut *out, &crate::iam::policy_with(*mode, extras))?;
+            let doc = crate::iam::with_extras(run_view::iam_policy(*mode, state)?, extras);
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)?;
             Ok(Exit::Success)
         }

@@ -4,7 +4,7 @@
 use super::run_view::{self, Run, StateArgs};
 use super::{AwsArgs, Exit, OutputFormat, Term};
 use crate::aws::live::{self, ConnectOptions, Live};
-use crate::journal::{self, RunKind, RunLog, StateDir};
+use crate::journal::{self, AnyStore, RunKind, RunLog, Store};
 use crate::{apply, render, rollback};
 use anyhow::Context;
 use std::io::Write;
@@ -27,10 +27,23 @@ pub struct RollbackArgs {
 }
 
 pub async fn run(args: &RollbackArgs, format: OutputFormat, t: &Term, out: &mut dyn Write) -> anyhow::Result<Exit> {
-    let state = StateDir::new(&args.state.state_dir);
-    let log = state.load(&args.run_id)?;
+    let state = args.state.open(&run_view::state_connect(&args.aws)).await?;
+    let log = state.load(&args.run_id).await.map_err(|e| run_view::state_error(e, &state.location()))?;
     let run_id = journal::new_run_id();
-    let lock = state.lock(&run_id)?;
+    let lock = run_view::take_lock(&state, &run_id).await?;
+    let done = rollback_locked(args, &state, &log, run_id, format, t, out).await;
+    run_view::release(&state, lock, done).await
+}
+
+async fn rollback_locked(
+    args: &RollbackArgs,
+    state: &AnyStore,
+    log: &RunLog,
+    run_id: String,
+    format: OutputFormat,
+    t: &Term,
+    out: &mut dyn Write,
+) -> anyhow::Result<Exit> {
     let region = args.aws.regions.first().cloned().or_else(|| log.header.regions.first().cloned());
     let conf = live::sdk_config(&ConnectOptions {
         profile: args.aws.profile.clone(),
@@ -41,14 +54,14 @@ pub async fn run(args: &RollbackArgs, format: OutputFormat, t: &Term, out: &mut 
     })
     .await;
     let api = Live::new(&conf);
-    let rp = rollback::plan_rollback(&api, &log, args.force)
+    let rp = rollback::plan_rollback(&api, log, args.force)
         .await
         .with_context(|| format!("cannot roll back run `{}`", args.run_id))?;
     if log.torn_tail {
         eprintln!("warning: the journal's last line was cut off (the run died mid-write); it was ignored");
     }
     if format == OutputFormat::Human {
-        show(&log, &rp, out, t)?;
+        show(log, &rp, out, t)?;
     }
     if rp.changes.is_empty() {
         if format == OutputFormat::Json {
@@ -78,8 +91,7 @@ pub async fn run(args: &RollbackArgs, format: OutputFormat, t: &Term, out: &mut 
         (&h.baseline, &h.baseline_hash),
     );
     let doc = serde_json::json!({"rolls_back": h.run_id, "changes": rp.changes, "skipped": rp.skipped});
-    let exit =
-        run_view::run_steps(&api, Run { state: &state, lock, header, plan_doc: doc }, &steps, format, t, out).await?;
+    let exit = run_view::run_steps(&api, Run { state, header, plan_doc: doc }, &steps, format, t, out).await?;
     Ok(if rp.skipped.is_empty() { exit } else { Exit::Failure })
 }
 

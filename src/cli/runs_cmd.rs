@@ -1,8 +1,11 @@
-//! `cwfix runs [show RUN_ID]`: the runs in the state directory, and one run's journal.
+//! `cwfix runs [show RUN_ID | unlock RUN_ID]`: the runs in the state (a directory or S3), one
+//! run's journal, and removing the lock a dead run left in S3.
 
-use super::run_view::StateArgs;
+use super::error::WithHint;
+use super::run_view::{self, StateArgs};
 use super::{Exit, OutputFormat};
-use crate::journal::{self, RunKind, StateDir};
+use crate::aws::live::ConnectOptions;
+use crate::journal::{self, AnyStore, RunKind, Store};
 use std::io::Write;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -11,19 +14,42 @@ pub struct RunsArgs {
     pub cmd: Option<RunsCmd>,
     #[command(flatten)]
     pub state: StateArgs,
+    /// AWS profile to reach a state in S3 with.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum RunsCmd {
     /// Show one run's journal.
     Show { run_id: String },
+    /// Remove the lock a dead run left in a state in S3 (refuses without --yes).
+    ///
+    /// For a run whose process died (killed, or its machine gone) while it held the lock of a
+    /// state in S3. Refuses without --yes, and refuses a lock that names another run. A local
+    /// state directory never needs this: the OS releases its lock with the process.
+    Unlock {
+        /// The run the lock names (the "holds the lock" error shows it).
+        run_id: String,
+        /// Remove it: you have made sure that run is not running any more.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 pub fn run(args: &RunsArgs, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
-    let state = StateDir::new(&args.state.state_dir);
+    super::runtime()?.block_on(run_async(args, format, out))
+}
+
+async fn run_async(args: &RunsArgs, format: OutputFormat, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let conn = ConnectOptions { profile: args.profile.clone(), ..ConnectOptions::default() };
+    let state = args.state.open(&conn).await?;
+    let location = state.location();
+    let err = |e| run_view::state_error(e, &location);
     match &args.cmd {
+        Some(RunsCmd::Unlock { run_id, yes }) => return unlock(&state, run_id, *yes, out).await,
         None => {
-            let listing = state.list()?;
+            let listing = state.list().await.map_err(err)?;
             let runs = &listing.runs;
             if format == OutputFormat::Json {
                 let mut doc: Vec<_> = runs
@@ -40,7 +66,7 @@ pub fn run(args: &RunsArgs, format: OutputFormat, out: &mut dyn Write) -> anyhow
                 serde_json::to_writer_pretty(&mut *out, &doc)?;
                 writeln!(out)?;
             } else if runs.is_empty() && listing.unreadable.is_empty() {
-                writeln!(out, "No runs in {}.", state.root().display())?;
+                writeln!(out, "No runs in {location}.")?;
             } else {
                 table(runs, out)?;
                 for (id, why) in &listing.unreadable {
@@ -55,7 +81,7 @@ pub fn run(args: &RunsArgs, format: OutputFormat, out: &mut dyn Write) -> anyhow
             }
         }
         Some(RunsCmd::Show { run_id }) => {
-            let r = state.load(run_id)?;
+            let r = state.load(run_id).await.map_err(err)?;
             if format == OutputFormat::Json {
                 serde_json::to_writer_pretty(
                     &mut *out,
@@ -97,6 +123,39 @@ pub fn run(args: &RunsArgs, format: OutputFormat, out: &mut dyn Write) -> anyhow
                 }
             }
         }
+    }
+    Ok(Exit::Success)
+}
+
+/// `runs unlock RUN_ID [--yes]`.
+async fn unlock(state: &AnyStore, run_id: &str, yes: bool, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let location = state.location();
+    let err = |e| run_view::state_error(e, &location);
+    let Some(holder) = state.lock_holder().await.map_err(err)? else {
+        writeln!(out, "No lock in {location}.")?;
+        return Ok(Exit::Success);
+    };
+    if let AnyStore::Local(_) = state {
+        return Err(anyhow::anyhow!("the lock of `{location}` is held by a running process ({holder})")
+            .hint("a local lock goes away when its process ends: wait for it, or stop that process"));
+    }
+    if let Some(holder_run) = journal::holder_run(&holder).filter(|r| *r != run_id) {
+        let e = journal::Error::OtherHolder {
+            path: format!("{location}/lock"),
+            holder: holder.clone(),
+            holder_run: holder_run.to_string(),
+            run_id: run_id.to_string(),
+        };
+        return Err(err(e));
+    }
+    if !yes {
+        return Err(anyhow::anyhow!("refusing to remove the lock of `{location}` without --yes ({holder})").hint(
+            format!("make sure run {run_id} is not running any more (a second run would then interleave with it), then: cwfix runs unlock {run_id} --yes --state-dir {location}"),
+        ));
+    }
+    match state.unlock(run_id).await.map_err(err)? {
+        Some(holder) => writeln!(out, "Removed the lock of {location} ({holder}).")?,
+        None => writeln!(out, "No lock in {location}.")?,
     }
     Ok(Exit::Success)
 }

@@ -16,7 +16,7 @@
 //! Open questions of the spec (§11) that the code had to decide are marked `[U]` where the
 //! decision is made.
 
-mod ast;
+pub mod ast;
 mod canon;
 mod covers;
 mod eval;
@@ -70,7 +70,8 @@ impl fmt::Display for PatternKind {
 #[derive(Clone, Debug)]
 pub struct Pattern {
     source: String,
-    body: Body,
+    /// The canonical tree (read-only outside `pattern`: compilers such as `athena` walk it).
+    pub(crate) body: Body,
     canonical: String,
     /// The compiled evaluation form of a JSON body (built once at parse time).
     plan: Option<eval::Plan>,
@@ -132,6 +133,32 @@ impl Pattern {
         visit_atoms(e, &mut |c: &Cond| match c.sel.segs.first() {
             Some(Seg::Name(n)) => out.push(n.clone()),
             _ => whole = true,
+        });
+        if whole {
+            return None;
+        }
+        out.sort();
+        out.dedup();
+        Some(out)
+    }
+
+    /// The JSON paths the pattern reads, for callers that build a reduced document: one path
+    /// per selector, the selector's leading property names up to its first index or wildcard
+    /// (everything below the path's last name may be read). `None` when the whole message is
+    /// needed (term and space-delimited patterns, or a selector that starts with `$.*`/`$[…]`).
+    pub fn needed_paths(&self) -> Option<Vec<Vec<String>>> {
+        let Body::Json(e) = &self.body else {
+            return None;
+        };
+        let mut out: Vec<Vec<String>> = Vec::new();
+        let mut whole = false;
+        visit_atoms(e, &mut |c: &Cond| {
+            let names: Vec<String> =
+                c.sel.segs.iter().map_while(|s| if let Seg::Name(n) = s { Some(n.clone()) } else { None }).collect();
+            if names.is_empty() {
+                whole = true;
+            }
+            out.push(names);
         });
         if whole {
             return None;

@@ -628,6 +628,20 @@ fn needed_fields() {
 }
 
 #[test]
+fn needed_paths() {
+    let root = p(
+        r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }"#,
+    );
+    let want: Vec<Vec<&str>> = vec![vec!["eventType"], vec!["userIdentity", "invokedBy"], vec!["userIdentity", "type"]];
+    assert_eq!(root.needed_paths().unwrap(), want);
+    // A path stops at the first index or wildcard: everything below may be read.
+    let want: Vec<Vec<&str>> = vec![vec!["a", "b"], vec!["c"]];
+    assert_eq!(p("{ $.a.b[0].c = 1 || $.c.* = 2 }").needed_paths().unwrap(), want);
+    assert_eq!(p("{ $[0].a = x }").needed_paths(), None);
+    assert_eq!(p("x").needed_paths(), None);
+}
+
+#[test]
 fn baseline_against_many_filters_is_fast() {
     let corpus = cis_corpus();
     let pats: Vec<Pattern> = corpus.iter().filter(|c| c.1 != "invalid").map(|c| p(&c.2)).collect();

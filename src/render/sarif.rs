@@ -32,109 +32,10 @@ fn rule_id(f: &Finding) -> String {
 /// The SARIF log as a JSON value.
 pub fn document(plans: &[Plan], ctx: &Context) -> Value {
     let all = findings(plans, ctx);
-    // Rules: every control of every plan, first appearance wins (the order of the baseline).
-    let mut rules: Vec<Value> = Vec::new();
-    let mut rule_ids: Vec<String> = Vec::new();
-    let mut taxa: Vec<Vec<String>> = vec![Vec::new(); TAXONOMIES.len()];
-    for f in &all {
-        let id = rule_id(f);
-        if rule_ids.contains(&id) {
-            continue;
-        }
-        let mut relationships = Vec::new();
-        for (i, (key, name)) in TAXONOMIES.iter().enumerate() {
-            if let Some(t) = f.scanner_ids.get(*key) {
-                if !taxa[i].contains(t) {
-                    taxa[i].push(t.clone());
-                }
-                relationships
-                    .push(json!({"target": {"id": t, "toolComponent": {"name": name}}, "kinds": ["relevant"]}));
-            }
-        }
-        let mut rule = json!({
-            "id": id,
-            "shortDescription": {"text": format!("{} {}", f.control.id, f.control.title)},
-            "fullDescription": {"text": format!(
-                "Control {} of baseline {} ({}): {}. Holds when a multi-region trail delivers to a CloudWatch Logs log group whose metric filter covers the baseline pattern, feeding an alarm that notifies an SNS topic with a confirmed subscription.",
-                f.control.id, f.plan.baseline.name, f.plan.baseline.origin, f.control.title)},
-            "help": {"text": "Review the result's properties.fix (the planned changes), then run `cwfix apply`, or `cwfix plan --emit terraform DIR` / `--emit cloudformation FILE` to apply them as code."},
-            "defaultConfiguration": {"level": "error"},
-            "properties": {"tags": ["security", "monitoring", "cis-aws-foundations"], "scanner_ids": f.scanner_ids},
-        });
-        if !relationships.is_empty() {
-            rule["relationships"] = Value::Array(relationships);
-        }
-        rule_ids.push(id);
-        rules.push(rule);
-    }
-    // Logical locations: account -> region -> resource, each once.
-    let mut locations: Vec<Value> = Vec::new();
-    let mut location_index = |fqn: String, name: String, kind: &str, parent: Option<usize>| -> usize {
-        if let Some(i) = locations.iter().position(|l| l["fullyQualifiedName"] == fqn.as_str()) {
-            return i;
-        }
-        let mut l = json!({"name": name, "fullyQualifiedName": fqn, "kind": kind});
-        if let Some(p) = parent {
-            l["parentIndex"] = json!(p);
-        }
-        locations.push(l);
-        locations.len() - 1
-    };
-    let mut results = Vec::new();
-    for f in all.iter().filter(|f| f.status() != Status::Compliant) {
-        let account = &f.plan.account;
-        let a = location_index(account.clone(), account.clone(), "namespace", None);
-        let r = location_index(format!("{account}/{}", f.region), f.region.clone(), "namespace", Some(a));
-        let res = &f.resources[0];
-        let fqn =
-            if res.kind == "account" { account.clone() } else { format!("{account}/{}/{}", f.region, res.address) };
-        let idx = if res.kind == "account" {
-            a
-        } else {
-            location_index(fqn.clone(), res.address.clone(), "resource", Some(r))
-        };
-        let mut props = Map::new();
-        props.insert("account".into(), json!(account));
-        props.insert("region".into(), json!(f.region));
-        props.insert("baseline".into(), json!(f.plan.baseline.name));
-        props.insert("control".into(), json!(f.control.id));
-        props.insert("status".into(), json!(f.status_str()));
-        if let Some(w) = &f.witness {
-            props.insert("witness".into(), w.clone());
-        }
-        props.insert("fix".into(), f.fix());
-        if !f.control.scanners.is_empty() {
-            props.insert("scanners".into(), serde_json::to_value(&f.control.scanners).unwrap_or_default());
-        }
-        props.insert(
-            "resources".into(),
-            Value::Array(
-                f.resources.iter().map(|r| json!({"kind": r.kind, "address": r.address, "arn": r.arn})).collect(),
-            ),
-        );
-        let level = if f.status() == Status::Unknown { "warning" } else { "error" };
-        let mut loc = json!({"index": idx, "fullyQualifiedName": fqn, "kind": if res.kind == "account" { "namespace" } else { "resource" }});
-        if res.kind != "account" {
-            loc["name"] = json!(res.address);
-        }
-        let id = rule_id(f);
-        results.push(json!({
-            "ruleId": id,
-            "ruleIndex": rule_ids.iter().position(|x| *x == id).unwrap_or(0),
-            "level": level,
-            "kind": "fail",
-            "message": {"text": format!("{} {} ({}, {}): {}", f.control.id, f.control.title, account, f.region, f.control.reason)},
-            "locations": [{"logicalLocations": [loc]}],
-            "partialFingerprints": {"cwfix/v1": f.key()},
-            "properties": Value::Object(props),
-        }));
-    }
-    let taxonomies: Vec<Value> = TAXONOMIES
-        .iter()
-        .zip(&taxa)
-        .filter(|(_, t)| !t.is_empty())
-        .map(|((_, name), t)| json!({"name": name, "taxa": t.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()}))
-        .collect();
+    let rules = Rules::of(&all);
+    let mut locations = Locations::default();
+    let results: Vec<Value> =
+        all.iter().filter(|f| f.status() != Status::Compliant).map(|f| result(f, &rules, &mut locations)).collect();
     let accounts: Vec<&str> = plans.iter().map(|p| p.account.as_str()).collect();
     let baseline = plans.first().map(|p| p.baseline.name.as_str()).unwrap_or("");
     let mut run = json!({
@@ -142,18 +43,161 @@ pub fn document(plans: &[Plan], ctx: &Context) -> Value {
             "name": "cwfix",
             "version": env!("CARGO_PKG_VERSION"),
             "semanticVersion": env!("CARGO_PKG_VERSION"),
-            "rules": rules,
+            "rules": rules.rules,
         }},
         "automationDetails": {"id": format!("cwfix/{baseline}/")},
         "invocations": [{"executionSuccessful": true, "endTimeUtc": ctx.timestamp()}],
-        "logicalLocations": locations,
+        "logicalLocations": locations.0,
         "results": results,
         "properties": {"accounts": accounts, "baseline": baseline},
     });
+    let taxonomies = taxonomies(&rules.taxa);
     if !taxonomies.is_empty() {
         run["taxonomies"] = Value::Array(taxonomies);
     }
     json!({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]})
+}
+
+/// The rules: one per control of every plan, first appearance wins (the order of the
+/// baseline), with the taxa of [`TAXONOMIES`] they relate to.
+struct Rules {
+    rules: Vec<Value>,
+    /// The rule id of each rule, by index (results point at their rule by index).
+    ids: Vec<String>,
+    /// Per taxonomy, the ids the rules relate to, each once.
+    taxa: Vec<Vec<String>>,
+}
+
+impl Rules {
+    fn of(all: &[Finding]) -> Rules {
+        let mut rules = Rules { rules: Vec::new(), ids: Vec::new(), taxa: vec![Vec::new(); TAXONOMIES.len()] };
+        for f in all {
+            let id = rule_id(f);
+            if rules.ids.contains(&id) {
+                continue;
+            }
+            let relationships = relationships(f, &mut rules.taxa);
+            rules.rules.push(rule(f, &id, relationships));
+            rules.ids.push(id);
+        }
+        rules
+    }
+
+    fn index(&self, id: &str) -> usize {
+        self.ids.iter().position(|x| *x == id).unwrap_or(0)
+    }
+}
+
+/// The control's ids in the other tools' taxonomies, noting each id in `taxa`.
+fn relationships(f: &Finding, taxa: &mut [Vec<String>]) -> Vec<Value> {
+    let mut relationships = Vec::new();
+    for (i, (key, name)) in TAXONOMIES.iter().enumerate() {
+        if let Some(t) = f.scanner_ids.get(*key) {
+            if !taxa[i].contains(t) {
+                taxa[i].push(t.clone());
+            }
+            relationships.push(json!({"target": {"id": t, "toolComponent": {"name": name}}, "kinds": ["relevant"]}));
+        }
+    }
+    relationships
+}
+
+fn rule(f: &Finding, id: &str, relationships: Vec<Value>) -> Value {
+    let mut rule = json!({
+        "id": id,
+        "shortDescription": {"text": format!("{} {}", f.control.id, f.control.title)},
+        "fullDescription": {"text": format!(
+            "Control {} of baseline {} ({}): {}. Holds when a multi-region trail delivers to a CloudWatch Logs log group whose metric filter covers the baseline pattern, feeding an alarm that notifies an SNS topic with a confirmed subscription.",
+            f.control.id, f.plan.baseline.name, f.plan.baseline.origin, f.control.title)},
+        "help": {"text": "Review the result's properties.fix (the planned changes), then run `cwfix apply`, or `cwfix plan --emit terraform DIR` / `--emit cloudformation FILE` to apply them as code."},
+        "defaultConfiguration": {"level": "error"},
+        "properties": {"tags": ["security", "monitoring", "cis-aws-foundations"], "scanner_ids": f.scanner_ids},
+    });
+    if !relationships.is_empty() {
+        rule["relationships"] = Value::Array(relationships);
+    }
+    rule
+}
+
+/// `run.logicalLocations`: account -> region -> resource, each once, parents by index.
+#[derive(Default)]
+struct Locations(Vec<Value>);
+
+impl Locations {
+    /// The index of the location named `fqn`, added on first use.
+    fn index(&mut self, fqn: String, name: String, kind: &str, parent: Option<usize>) -> usize {
+        if let Some(i) = self.0.iter().position(|l| l["fullyQualifiedName"] == fqn.as_str()) {
+            return i;
+        }
+        let mut l = json!({"name": name, "fullyQualifiedName": fqn, "kind": kind});
+        if let Some(p) = parent {
+            l["parentIndex"] = json!(p);
+        }
+        self.0.push(l);
+        self.0.len() - 1
+    }
+}
+
+/// The result of a control that does not hold, located at its most specific resource (the
+/// account itself when there is none).
+fn result(f: &Finding, rules: &Rules, locations: &mut Locations) -> Value {
+    let account = &f.plan.account;
+    let a = locations.index(account.clone(), account.clone(), "namespace", None);
+    let r = locations.index(format!("{account}/{}", f.region), f.region.clone(), "namespace", Some(a));
+    let res = &f.resources[0];
+    let fqn = if res.kind == "account" { account.clone() } else { format!("{account}/{}/{}", f.region, res.address) };
+    let idx =
+        if res.kind == "account" { a } else { locations.index(fqn.clone(), res.address.clone(), "resource", Some(r)) };
+    // An unreadable control is not a proven gap, but must not pass either.
+    let level = if f.status() == Status::Unknown { "warning" } else { "error" };
+    let mut loc = json!({"index": idx, "fullyQualifiedName": fqn, "kind": if res.kind == "account" { "namespace" } else { "resource" }});
+    if res.kind != "account" {
+        loc["name"] = json!(res.address);
+    }
+    let id = rule_id(f);
+    json!({
+        "ruleId": id,
+        "ruleIndex": rules.index(&id),
+        "level": level,
+        "kind": "fail",
+        "message": {"text": format!("{} {} ({}, {}): {}", f.control.id, f.control.title, account, f.region, f.control.reason)},
+        "locations": [{"logicalLocations": [loc]}],
+        "partialFingerprints": {"cwfix/v1": f.key()},
+        "properties": result_properties(f),
+    })
+}
+
+/// What a security team needs beside the message: status, witness event, fix, the scanners'
+/// verdicts and the resources involved.
+fn result_properties(f: &Finding) -> Value {
+    let mut props = Map::new();
+    props.insert("account".into(), json!(f.plan.account));
+    props.insert("region".into(), json!(f.region));
+    props.insert("baseline".into(), json!(f.plan.baseline.name));
+    props.insert("control".into(), json!(f.control.id));
+    props.insert("status".into(), json!(f.status_str()));
+    if let Some(w) = &f.witness {
+        props.insert("witness".into(), w.clone());
+    }
+    props.insert("fix".into(), f.fix());
+    if !f.control.scanners.is_empty() {
+        props.insert("scanners".into(), serde_json::to_value(&f.control.scanners).unwrap_or_default());
+    }
+    props.insert(
+        "resources".into(),
+        Value::Array(f.resources.iter().map(|r| json!({"kind": r.kind, "address": r.address, "arn": r.arn})).collect()),
+    );
+    Value::Object(props)
+}
+
+/// One taxonomy per tool some rule relates to.
+fn taxonomies(taxa: &[Vec<String>]) -> Vec<Value> {
+    TAXONOMIES
+        .iter()
+        .zip(taxa)
+        .filter(|(_, t)| !t.is_empty())
+        .map(|((_, name), t)| json!({"name": name, "taxa": t.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()}))
+        .collect()
 }
 
 #[cfg(test)]

@@ -1244,6 +1244,80 @@ class CwfixMiddleware:
         return error_response(req, code, etype, msg, sender=code < 500)
 
 
+
+# ===========================================================================
+# Logs Insights StartQuery / GetQueryResults (issue #13, `cwfix hunt --engine insights`).
+# Kept in this one block; nothing else in the launcher depends on it.
+#
+# moto 5.2.1: StartQuery evaluates the query at once with moto's own small engine, which
+#   handles `fields`, `sort @timestamp` and `limit` but ignores `filter`, `stats`, `display`
+#   and aliases; GetQueryResults answers "Complete" on the very first call and has no
+#   `statistics`.
+# AWS: StartQuery only schedules the query; GetQueryResults reports "Scheduled"/"Running"
+#   until the query completes, then the rows (each lists only its non-empty fields, plus
+#   `@ptr`) and `statistics` (recordsMatched, recordsScanned, bytesScanned).
+# Here: the query is evaluated with tests/athena/insights_ref.py, the reference evaluator of
+# the Insights subset cwfix documents, over the JSON log events between startTime and endTime;
+# the first GetQueryResults of a query says "Running" (so clients must poll), later ones
+# "Complete" with rows and statistics.
+# ===========================================================================
+_INSIGHTS_STATS: dict = {}
+
+
+def patch_insights() -> None:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "athena"))
+    import insights_ref
+    from moto.logs import models as lm
+
+    def execute_query(log_groups, query, start_time, end_time):
+        records, scanned, nbytes = [], 0, 0
+        for group in log_groups:
+            for stream in group.streams.values():
+                for ev in stream.events:
+                    if start_time and ev.timestamp < start_time * 1000:
+                        continue
+                    if end_time and ev.timestamp > end_time * 1000:
+                        continue
+                    scanned += 1
+                    nbytes += len(ev.message.encode())
+                    try:
+                        rec = json.loads(ev.message)
+                    except ValueError:
+                        continue
+                    if isinstance(rec, dict):
+                        records.append(rec)
+        out = insights_ref.run(query, records)
+        rows = []
+        for i, r in enumerate(out["rows"]):
+            row = {c: v for c, v in zip(out["columns"], r) if v is not None}
+            row["@ptr"] = f"cwfix-ptr-{i}"
+            rows.append(row)
+        _INSIGHTS_STATS["last"] = {"recordsMatched": float(len(rows)), "recordsScanned": float(scanned),
+                                   "bytesScanned": float(nbytes)}
+        return rows
+
+    lm.execute_query = execute_query
+    orig_init = lm.LogQuery.__init__
+    orig_json = lm.LogQuery.to_result_json
+
+    def init(self, *a, **kw):
+        orig_init(self, *a, **kw)
+        self.cwfix_stats = _INSIGHTS_STATS.pop("last", {})
+        self.cwfix_polls = 0
+
+    def to_result_json(self):
+        self.cwfix_polls = getattr(self, "cwfix_polls", 0) + 1
+        if self.cwfix_polls == 1:
+            return {"results": [], "status": "Running",
+                    "statistics": {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}}
+        out = orig_json(self)
+        out["statistics"] = getattr(self, "cwfix_stats", {})
+        return out
+
+    lm.LogQuery.__init__ = init
+    lm.LogQuery.to_result_json = to_result_json
+# ===========================================================================
+
 # ---------------------------------------------------------------------------
 def build_app(faults: Faults):
     patch_logs()
@@ -1251,6 +1325,7 @@ def build_app(faults: Faults):
     patch_sns()
     patch_cloudtrail()
     patch_iam()
+    patch_insights()  # issue #13; see its block above
     moto_app = DomainDispatcherApplication(create_backend_app)
     return CwfixMiddleware(moto_app, faults)
 
