@@ -27,8 +27,8 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 pub use covers::{
-    covers, covers_with_budget, equivalent, equivalent_with_budget, Coverage, Equivalence, Relation, DNF_CAP,
-    WORK_BUDGET,
+    covers, covers_remembered, covers_with_budget, equivalent, equivalent_with_budget, Coverage, Equivalence, Relation,
+    DNF_CAP, WORK_BUDGET,
 };
 pub use eval::Event;
 pub use parser::{ParseError, ParseErrorKind, MAX_LEN, MAX_REGEX, MAX_WILDCARD_SELECTORS};

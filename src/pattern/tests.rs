@@ -121,6 +121,27 @@ fn cis_corpus() -> Vec<(String, String, String)> {
 }
 
 #[test]
+fn remembered_coverage_is_the_same_answer_every_time() {
+    let pairs = [
+        (
+            r#"{ $.errorCode = "*UnauthorizedOperation" || $.errorCode = "AccessDenied*" }"#,
+            r#"{ ($.errorCode = "*UnauthorizedOperation") }"#,
+        ),
+        (
+            r#"{ $.errorCode = "AccessDenied*" }"#,
+            r#"{ $.errorCode = "*UnauthorizedOperation" || $.errorCode = "AccessDenied*" }"#,
+        ),
+        (r#"{ $.n > 9007199254740993 }"#, r#"{ $.n > 9007199254740992 }"#),
+    ];
+    for (e, r) in pairs {
+        let (e, r) = (p(e), p(r));
+        let fresh = covers(&e, &r);
+        assert_eq!(covers_remembered(&e, &r), fresh);
+        assert_eq!(covers_remembered(&e, &r), fresh, "the second answer comes from the memo");
+    }
+}
+
+#[test]
 fn cis_patterns_match_and_near_miss() {
     let events = cis_family_events();
     let corpus = cis_corpus();

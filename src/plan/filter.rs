@@ -65,7 +65,7 @@ pub(super) fn covering<'a>(c: &Control, s: &AlarmSettings, lg: &'a LogGroup, par
 fn covering_pattern<'a>(c: &Control, lg: &'a LogGroup, parsed: &Parsed) -> Vec<&'a MetricFilter> {
     parsed
         .iter()
-        .filter(|(_, p)| p.as_ref().is_some_and(|p| pattern::covers(p, &c.pattern).is_covered()))
+        .filter(|(_, p)| p.as_ref().is_some_and(|p| pattern::covers_remembered(p, &c.pattern).is_covered()))
         .map(|(i, _)| &lg.metric_filters[*i])
         .filter(|f| scanners_accept(c, &f.filter_pattern))
         .collect()
@@ -148,11 +148,11 @@ fn claim(ctx: &Ctx, c: &Control, f: &MetricFilter, p: Option<&Pattern>, region: 
     if f.metric_transformations.iter().any(|t| t.metric_name == c.metric_name && t.metric_namespace == c.namespace) {
         return Some(Claim::Metric);
     }
-    let covers = p.is_some_and(|p| pattern::covers(p, &c.pattern).is_covered());
+    let covers = p.is_some_and(|p| pattern::covers_remembered(p, &c.pattern).is_covered());
     if covers && scanners_accept(c, &f.filter_pattern) && !f.metric_transformations.is_empty() {
         return Some(Claim::Covering);
     }
-    let weaker = p.is_some_and(|p| pattern::covers(&c.pattern, p).is_covered());
+    let weaker = p.is_some_and(|p| pattern::covers_remembered(&c.pattern, p).is_covered());
     let first = f.metric_transformations.first()?;
     weaker.then(|| Claim::Weaker { unwatched: ctx.alarms_on(region, first).is_empty() })
 }
@@ -195,7 +195,8 @@ pub(super) fn plan(ctx: &Ctx, c: &Control, lg: &LogGroup, parsed: &Parsed, own: 
 fn repair(c: &Control, s: &AlarmSettings, region: &str, f: &MetricFilter) -> FilterPlan {
     let mut after = f.clone();
     let mut why = Vec::new();
-    let pattern_covers = pattern::parse(&f.filter_pattern).is_ok_and(|p| pattern::covers(&p, &c.pattern).is_covered());
+    let pattern_covers =
+        pattern::parse(&f.filter_pattern).is_ok_and(|p| pattern::covers_remembered(&p, &c.pattern).is_covered());
     if !pattern_covers || !scanners_accept(c, &f.filter_pattern) || f.metric_transformations.is_empty() {
         why.push(why_not_covering(c, f));
         after.filter_pattern = c.pattern.source().trim().to_string();
@@ -226,7 +227,7 @@ fn repair(c: &Control, s: &AlarmSettings, region: &str, f: &MetricFilter) -> Fil
 fn why_not_covering(c: &Control, f: &MetricFilter) -> String {
     match pattern::parse(&f.filter_pattern) {
         Err(e) => format!("its pattern does not parse ({})", e.to_string().lines().next().unwrap_or("")),
-        Ok(p) => match pattern::covers(&p, &c.pattern) {
+        Ok(p) => match pattern::covers_remembered(&p, &c.pattern) {
             Coverage::NotCovered { witness: Some(w), .. } => {
                 format!("its pattern matches less than the baseline: it misses events such as {w}")
             }
