@@ -101,7 +101,7 @@ impl State {
                                    "notificationResource": topic, "publishedMessage": "{}"}),
             ),
             Some(e) => (
-                format!("Failed to execute action {topic}"),
+                format!("Failed to execute action {topic}. Received error: \"{e}\""),
                 serde_json::json!({"actionState": "Failed", "stateUpdateTimestamp": at_ms,
                                    "notificationResource": topic, "publishedMessage": null, "error": e}),
             ),

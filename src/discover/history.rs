@@ -103,8 +103,8 @@ fn attempt(item: &AlarmHistoryItem) -> Option<(String, Option<String>)> {
     let summary = item
         .summary
         .strip_prefix("Successfully executed action ")
-        .map(|arn| (true, arn.trim()))
-        .or_else(|| item.summary.strip_prefix("Failed to execute action ").map(|arn| (false, arn.trim())));
+        .map(|rest| (true, first_arn(rest)))
+        .or_else(|| item.summary.strip_prefix("Failed to execute action ").map(|rest| (false, first_arn(rest))));
     let ok = match field("actionState") {
         Some("Succeeded") => true,
         Some("Failed") => false,
@@ -116,6 +116,12 @@ fn attempt(item: &AlarmHistoryItem) -> Option<(String, Option<String>)> {
     crate::model::topic_arn_parts(topic)?;
     let error = (!ok).then(|| one_line(field("error").unwrap_or(&item.summary)));
     Some((topic.to_string(), error))
+}
+
+/// The ARN a summary names: AWS may go on after it (`Failed to execute action ARN. Received
+/// error: "..."`), and an ARN has no spaces.
+fn first_arn(rest: &str) -> &str {
+    rest.split_whitespace().next().unwrap_or("").trim_end_matches('.')
 }
 
 /// A non-empty string field of a JSON object.
@@ -179,12 +185,15 @@ mod tests {
             "Failed to execute action arn:aws:lambda:us-east-1:123456789012:function:f",
             serde_json::json!({"actionState": "Failed", "notificationResource": "arn:aws:lambda:us-east-1:123456789012:function:f"}),
         );
-        let no_data =
-            AlarmHistoryItem { timestamp_ms: 8, summary: format!("Failed to execute action {TOPIC}"), data: "".into() };
+        // The wording AWS's Knowledge Center quotes for a topic policy that refuses CloudWatch.
+        let summary = format!(
+            "Failed to execute action {TOPIC}. Received error: \"Resource: arn:aws:cloudwatch:us-east-1:123456789012:alarm:a is not authorized to perform: SNS:Publish on resource: {TOPIC}\""
+        );
+        let no_data = AlarmHistoryItem { timestamp_ms: 8, summary: summary.clone(), data: "".into() };
         let f = failures("us-east-1", "a", &[lambda, no_data]);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!((f[0].topic_arn.as_str(), f[0].failed_at_ms), (TOPIC, 8));
-        assert_eq!(f[0].error, format!("Failed to execute action {TOPIC}"));
+        assert_eq!(f[0].error, summary);
         assert!(failures("us-east-1", "a", &[succeeded(1)]).is_empty(), "successes alone are no failure");
     }
 

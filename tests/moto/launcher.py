@@ -1956,8 +1956,8 @@ def build_app(faults: Faults):  # noqa: F811 - wraps the definitions above
 # AWS:  CloudWatch writes the history itself: a `ConfigurationUpdate` item when an alarm is
 #       created or changed, a `StateUpdate` item when its state changes and an `Action` item each
 #       time it runs an action ("Successfully executed action arn:aws:sns:...", or "Failed to
-#       execute action arn:aws:sns:..." with HistoryData {"actionState": "Failed", ...,
-#       "notificationResource": ARN, "error": "..."}). It keeps the history after the alarm is
+#       execute action arn:aws:sns:.... Received error: "..."" with HistoryData {"actionState":
+#       "Failed", ..., "notificationResource": ARN, "error": "..."}). It keeps the history after the alarm is
 #       deleted. DescribeAlarmHistory filters by AlarmName, AlarmTypes (metric alarms only when
 #       omitted), HistoryItemType, StartDate and EndDate, returns newest first or oldest first
 #       (ScanBy), MaxRecords 1..100 a page with an opaque NextToken (InvalidNextToken otherwise).
