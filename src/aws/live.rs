@@ -560,9 +560,11 @@ impl CloudApi for Live {
             .into_paginator()
             .send();
         let mut out = Vec::new();
+        let mut read = 0;
         while let Some(page) = pages.next().await {
             self.count(A);
             let page = page.map_err(|e| classify(A, e))?;
+            read += 1;
             for item in page.alarm_history_items() {
                 // An item without a time cannot be placed before or after another: skipped.
                 let Some(timestamp_ms) = item.timestamp().and_then(|t| t.to_millis().ok()) else { continue };
@@ -571,6 +573,12 @@ impl CloudApi for Live {
                     summary: item.history_summary().unwrap_or_default().to_string(),
                     data: item.history_data().unwrap_or_default().to_string(),
                 });
+            }
+            if read == ALARM_HISTORY_PAGES {
+                // Newest first: what each topic's newest item says (failed, or delivered
+                // since) is in these pages for every topic they name; an alarm that acts all
+                // day would otherwise cost a call per 100 items of 30 days.
+                break;
             }
         }
         Ok(out)
@@ -928,6 +936,10 @@ impl CloudApi for Live {
         Ok(())
     }
 }
+
+/// Pages of alarm history read per alarm (100 items each, newest first). Enough for every topic
+/// of an alarm that notifies a few, ten times over; see `alarm_actions`.
+const ALARM_HISTORY_PAGES: usize = 10;
 
 #[cfg(test)]
 mod tests {

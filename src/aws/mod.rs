@@ -122,7 +122,7 @@ pub trait CloudApi {
     /// One metric alarm by name; `None` when absent.
     async fn metric_alarm(&self, region: &str, name: &str) -> Result<Option<Alarm>>;
     /// DescribeAlarmHistory: the alarm's `Action` items with `start_ms <= Timestamp <= end_ms`,
-    /// every page, newest first.
+    /// newest first; at most the newest 1,000 (the verdict per topic rests on its newest item).
     async fn alarm_actions(
         &self,
         region: &str,

@@ -259,6 +259,30 @@ fn r11_a_notification_that_failed_blocks_the_control_until_one_succeeds() {
 }
 
 #[test]
+fn r11_an_alarm_that_acts_all_day_costs_ten_history_pages_and_its_newest_item_decides() {
+    let moto = Moto::start();
+    moto.seed(&demo_scenario());
+    let topic = format!("arn:aws:sns:us-east-1:{ACCOUNT}:security-alerts");
+    let now = now_s();
+    // With no history, every alarm read costs one call.
+    moto.reset_calls();
+    run(&moto, &["plan", "--topic", "security-alerts", "-o", "json"]);
+    let one_page_each = moto.calls_of("cloudwatch", "DescribeAlarmHistory");
+    assert!(one_page_each > 0, "{}", moto.calls());
+    // 1,200 deliveries every few minutes, then the newest one fails: only the newest 1,000
+    // items are read (10 pages), and they hold the failure.
+    let mut items: Vec<Value> = (1..=1200)
+        .map(|i| action_item("RootAccountUsageAlarm", &topic, now - 600.0 - 180.0 * i as f64, None))
+        .collect();
+    items.push(action_item("RootAccountUsageAlarm", &topic, now - 300.0, Some(KMS_DENIED)));
+    moto.add_alarm_history("us-east-1", &Value::Array(items));
+    moto.reset_calls();
+    let out = run(&moto, &["plan", "--topic", "security-alerts", "-o", "json"]);
+    assert_eq!(status_of(&out.json(), "5.3"), "blocked", "{out:?}");
+    assert_eq!(moto.calls_of("cloudwatch", "DescribeAlarmHistory"), one_page_each - 1 + 10, "{}", moto.calls());
+}
+
+#[test]
 fn r11_an_unreadable_alarm_history_changes_no_verdict_and_is_said() {
     use crate::permissions::{enforce_iam, limited_user, run_as};
     let moto = Moto::start();
