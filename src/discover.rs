@@ -4,6 +4,8 @@
 //! A denied or failed read becomes a [`Gap`] (the controls that depend on it are `unknown`);
 //! only errors that make every other call pointless (endpoint down, no credentials) abort.
 
+mod history;
+
 use crate::aws::{self, CloudApi, ManagementEvents};
 use crate::baseline::TopicRef;
 use crate::model::{Gap, LogGroup, LogGroupRef, RegionalAlarm, Snapshot, Topic, Trail};
@@ -54,6 +56,9 @@ impl Gaps {
 /// identity unknown) are returned; every other failed read becomes a [`Gap`].
 pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, aws::Error> {
     let id = api.caller_identity().await?;
+    // The snapshot's "now": how far back the alarms' history is read, and what the planner
+    // measures "in the last 30 days" from (it never reads a clock itself).
+    let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     let mut gaps = Gaps::default();
     let (alias, trails) = futures_util::join!(api.account_alias(), trails(api, scope, &mut gaps));
     let trails = trails?;
@@ -81,8 +86,14 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, aw
         }
         topic_arns.extend(gaps.keep(&region, "topics", t)?.unwrap_or_default());
     }
-    let wanted = topics_that_matter(scope, &log_groups, &alarms, &topic_arns);
-    let topics = topics(api, &wanted, &mut gaps).await?;
+    let chained = alarms_on_filter_metrics(&log_groups, &alarms);
+    let wanted = topics_that_matter(scope, &chained, &topic_arns);
+    // Only an alarm that notifies a topic can have failed to: its history is read beside the topics.
+    let notifying: Vec<&RegionalAlarm> =
+        chained.into_iter().filter(|ra| ra.alarm.alarm_actions.iter().any(|x| is_topic(x))).collect();
+    let (topics, reads) = futures_util::join!(topics(api, &wanted, &mut gaps), history::read(api, &notifying, now_ms));
+    let topics = topics?;
+    let failed_notifications = history::collect(reads, &mut gaps);
     let kms_keys = kms_keys(api, scope, &topics, &chain_regions, &mut gaps).await?;
     let queries = if scope.queries { queries(api, &chain_regions, &mut gaps).await? } else { vec![] };
     alarms.sort_by(|a, b| (&a.region, &a.alarm.alarm_name).cmp(&(&b.region, &b.alarm.alarm_name)));
@@ -103,6 +114,8 @@ pub async fn discover(api: &impl CloudApi, scope: &Scope) -> Result<Snapshot, aw
         queries,
         kms_keys,
         gaps,
+        discovered_at_ms: Some(now_ms),
+        failed_notifications,
     })
 }
 
@@ -185,30 +198,31 @@ async fn regional(api: &impl CloudApi, regions: &BTreeSet<String>) -> Vec<Region
     .await
 }
 
-/// Topics that matter: those in actions of alarms on the filters' metrics, and the baseline's
-/// own topic (by ARN, or by name in each chain region).
-fn topics_that_matter(
-    scope: &Scope,
-    log_groups: &[LogGroup],
-    alarms: &[RegionalAlarm],
-    topic_arns: &[String],
-) -> BTreeSet<String> {
-    let metrics: BTreeSet<(String, String, String)> = log_groups
+/// Alarms that watch a metric a filter of the log groups publishes (in the filter's region).
+fn alarms_on_filter_metrics<'a>(log_groups: &[LogGroup], alarms: &'a [RegionalAlarm]) -> Vec<&'a RegionalAlarm> {
+    let metrics: BTreeSet<(&str, &str, &str)> = log_groups
         .iter()
         .flat_map(|g| {
             g.metric_filters.iter().flat_map(move |f| {
                 f.metric_transformations
                     .iter()
-                    .map(move |t| (g.group.region.clone(), t.metric_name.clone(), t.metric_namespace.clone()))
+                    .map(move |t| (g.group.region.as_str(), t.metric_name.as_str(), t.metric_namespace.as_str()))
             })
         })
         .collect();
+    alarms.iter().filter(|ra| metrics.iter().any(|(r, m, n)| *r == ra.region && ra.alarm.watches(m, n))).collect()
+}
+
+fn is_topic(action: &str) -> bool {
+    action.starts_with("arn:") && action.contains(":sns:")
+}
+
+/// Topics that matter: those in actions of alarms on the filters' metrics (`chained`), and the
+/// baseline's own topic (by ARN, or by name in each chain region).
+fn topics_that_matter(scope: &Scope, chained: &[&RegionalAlarm], topic_arns: &[String]) -> BTreeSet<String> {
     let mut wanted: BTreeSet<String> = BTreeSet::new();
-    for ra in alarms {
-        let a = &ra.alarm;
-        if metrics.iter().any(|(r, m, n)| r == &ra.region && a.watches(m, n)) {
-            wanted.extend(a.alarm_actions.iter().filter(|x| x.starts_with("arn:") && x.contains(":sns:")).cloned());
-        }
+    for ra in chained {
+        wanted.extend(ra.alarm.alarm_actions.iter().filter(|x| is_topic(x)).cloned());
     }
     match &scope.topic {
         TopicRef::Arn(arn) => {

@@ -20,6 +20,7 @@ pub const READ_ACTIONS: &[&str] = &[
     "logs:DescribeLogGroups",
     "logs:DescribeMetricFilters",
     "cloudwatch:DescribeAlarms",
+    "cloudwatch:DescribeAlarmHistory",
     "sns:ListTopics",
     "sns:GetTopicAttributes",
     "sns:ListSubscriptionsByTopic",

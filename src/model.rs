@@ -396,6 +396,35 @@ pub struct Gap {
     pub error: String,
 }
 
+/// How long a failed notification counts (issue #11: "in the last 30 days"): discovery reads that
+/// much of each alarm's history, and the planner measures it back from the snapshot's time.
+pub const FAILED_NOTIFICATION_WINDOW_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// An SNS notification an alarm could not deliver, from its action history
+/// (`DescribeAlarmHistory` items of type `Action`): per (alarm, topic), the latest failure in the
+/// window discovery read, and the latest success to that topic in the same window, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedNotification {
+    pub region: String,
+    pub alarm_name: String,
+    pub topic_arn: String,
+    /// When the action failed (the item's `Timestamp`), in milliseconds since the Unix epoch.
+    pub failed_at_ms: i64,
+    /// The `error` of the item's `HistoryData` (its summary when it names none).
+    pub error: String,
+    /// The latest successful notification of the same alarm to the same topic, if any: when it
+    /// is later than the failure, the link works again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_ms: Option<i64>,
+}
+
+impl FailedNotification {
+    /// Whether a later notification to the same topic succeeded (the failure is history).
+    pub fn succeeded_since(&self) -> bool {
+        self.last_success_ms.is_some_and(|s| s > self.failed_at_ms)
+    }
+}
+
 /// Everything discovery found: the input of the pure planner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -425,6 +454,15 @@ pub struct Snapshot {
     pub kms_keys: Vec<KmsKey>,
     #[serde(default)]
     pub gaps: Vec<Gap>,
+    /// When discovery read the account, in milliseconds since the Unix epoch: the planner's
+    /// "now" (it never reads a clock, so the plan stays a function of its inputs). `None` when
+    /// unknown; then no notification failure counts as recent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovered_at_ms: Option<i64>,
+    /// Failed notifications of the alarms on the chain's metrics, from their action history,
+    /// sorted by (region, alarm, topic).
+    #[serde(default)]
+    pub failed_notifications: Vec<FailedNotification>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

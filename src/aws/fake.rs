@@ -4,7 +4,7 @@
 //! every call recorded, and two seams: a fault at the N-th call, and a hook that runs before
 //! every call and may change the state (another person editing the account mid-apply).
 
-use super::{CloudApi, Error, Identity, ManagementEvents, NewTopic, Result, TrailInfo};
+use super::{AlarmHistoryItem, CloudApi, Error, Identity, ManagementEvents, NewTopic, Result, TrailInfo};
 use crate::model::{Alarm, KmsKey, MetricFilter, QueryDefinition, Subscription};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -33,6 +33,9 @@ pub struct State {
     pub kms: BTreeMap<(String, String), KmsKey>,
     /// (region, query definition id) -> query.
     pub queries: BTreeMap<(String, String), QueryDefinition>,
+    /// (region, alarm name, item): the alarms' history, which AWS writes itself (not a
+    /// resource: kept after the alarm is deleted, as AWS does, and not part of `==`).
+    pub history: Vec<(String, String, AlarmHistoryItem)>,
     next_id: u64,
 }
 
@@ -64,6 +67,7 @@ impl State {
             topics: BTreeMap::new(),
             kms: BTreeMap::new(),
             queries: BTreeMap::new(),
+            history: vec![],
             next_id: 0,
         };
         s.trails.push((
@@ -85,6 +89,25 @@ impl State {
     fn id(&mut self) -> String {
         self.next_id += 1;
         format!("{:08x}", self.next_id)
+    }
+
+    /// Records the `Action` history item AWS writes when alarm `alarm` notifies `topic` at
+    /// `at_ms` (in the topic's region): a success, or a failure with `error`.
+    pub fn alarm_acted(&mut self, alarm: &str, topic: &str, at_ms: i64, error: Option<&str>) {
+        let (summary, data) = match error {
+            None => (
+                format!("Successfully executed action {topic}"),
+                serde_json::json!({"actionState": "Succeeded", "stateUpdateTimestamp": at_ms,
+                                   "notificationResource": topic, "publishedMessage": "{}"}),
+            ),
+            Some(e) => (
+                format!("Failed to execute action {topic}. Received error: \"{e}\""),
+                serde_json::json!({"actionState": "Failed", "stateUpdateTimestamp": at_ms,
+                                   "notificationResource": topic, "publishedMessage": null, "error": e}),
+            ),
+        };
+        let item = AlarmHistoryItem { timestamp_ms: at_ms, summary, data: data.to_string() };
+        self.history.push((topic_region(topic).to_string(), alarm.to_string(), item));
     }
 
     /// Confirms every pending subscription (the recipient clicks the link).
@@ -231,6 +254,25 @@ impl CloudApi for Fake {
 
     async fn metric_alarm(&self, region: &str, name: &str) -> Result<Option<Alarm>> {
         self.call("cloudwatch:DescribeAlarms", |s| Ok(s.alarms.get(&key(region, name)).cloned()))
+    }
+
+    async fn alarm_actions(
+        &self,
+        region: &str,
+        alarm: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<AlarmHistoryItem>> {
+        self.call("cloudwatch:DescribeAlarmHistory", |s| {
+            let mut items: Vec<AlarmHistoryItem> = s
+                .history
+                .iter()
+                .filter(|(r, a, i)| r == region && a == alarm && (start_ms..=end_ms).contains(&i.timestamp_ms))
+                .map(|(_, _, i)| i.clone())
+                .collect();
+            items.sort_by_key(|i| std::cmp::Reverse(i.timestamp_ms));
+            Ok(items)
+        })
     }
 
     async fn list_topics(&self, region: &str) -> Result<Vec<String>> {

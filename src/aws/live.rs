@@ -5,7 +5,7 @@
 //! explicit timeouts: the SDK sets only a connect timeout by default, so a silent endpoint
 //! would otherwise hang forever.
 
-use super::{CloudApi, Error, Identity, ManagementEvents, NewTopic, Result, TrailInfo};
+use super::{AlarmHistoryItem, CloudApi, Error, Identity, ManagementEvents, NewTopic, Result, TrailInfo};
 use crate::model::{Alarm, KmsKey, MetricFilter, MetricTransformation, QueryDefinition, Subscription};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -536,6 +536,54 @@ impl CloudApi for Live {
         Ok(out.metric_alarms().iter().find(|a| a.alarm_name() == Some(name)).map(alarm_from_sdk))
     }
 
+    async fn alarm_actions(
+        &self,
+        region: &str,
+        alarm: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<AlarmHistoryItem>> {
+        const A: &str = "cloudwatch:DescribeAlarmHistory";
+        use aws_sdk_cloudwatch::primitives::DateTime;
+        use aws_sdk_cloudwatch::types::{HistoryItemType, ScanBy};
+        let mut pages = self
+            .clients(region)
+            .cw
+            .describe_alarm_history()
+            .alarm_name(alarm)
+            .history_item_type(HistoryItemType::Action)
+            .start_date(DateTime::from_millis(start_ms))
+            .end_date(DateTime::from_millis(end_ms))
+            .scan_by(ScanBy::TimestampDescending)
+            // The largest page AWS allows (1-100).
+            .max_records(100)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        let mut read = 0;
+        while let Some(page) = pages.next().await {
+            self.count(A);
+            let page = page.map_err(|e| classify(A, e))?;
+            read += 1;
+            for item in page.alarm_history_items() {
+                // An item without a time cannot be placed before or after another: skipped.
+                let Some(timestamp_ms) = item.timestamp().and_then(|t| t.to_millis().ok()) else { continue };
+                out.push(AlarmHistoryItem {
+                    timestamp_ms,
+                    summary: item.history_summary().unwrap_or_default().to_string(),
+                    data: item.history_data().unwrap_or_default().to_string(),
+                });
+            }
+            if read == ALARM_HISTORY_PAGES {
+                // Newest first: what each topic's newest item says (failed, or delivered
+                // since) is in these pages for every topic they name; an alarm that acts all
+                // day would otherwise cost a call per 100 items of 30 days.
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     async fn list_topics(&self, region: &str) -> Result<Vec<String>> {
         const A: &str = "sns:ListTopics";
         let mut pages = self.clients(region).sns.list_topics().into_paginator().send();
@@ -888,6 +936,10 @@ impl CloudApi for Live {
         Ok(())
     }
 }
+
+/// Pages of alarm history read per alarm (100 items each, newest first). Enough for every topic
+/// of an alarm that notifies a few, ten times over; see `alarm_actions`.
+const ALARM_HISTORY_PAGES: usize = 10;
 
 #[cfg(test)]
 mod tests {

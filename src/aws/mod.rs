@@ -84,6 +84,18 @@ pub enum ManagementEvents {
     None,
 }
 
+/// One alarm history item as DescribeAlarmHistory returns it. AWS writes these itself: an
+/// `Action` item each time an alarm runs one of its actions, saying whether it worked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmHistoryItem {
+    /// `Timestamp`, in milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// `HistorySummary`, e.g. `Failed to execute action arn:aws:sns:us-east-1:123456789012:t`.
+    pub summary: String,
+    /// `HistoryData`: a JSON document (`actionState`, `notificationResource`, `error`, ...).
+    pub data: String,
+}
+
 /// What cwfix writes when it creates a topic.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewTopic {
@@ -109,6 +121,15 @@ pub trait CloudApi {
     async fn metric_filter(&self, region: &str, log_group: &str, name: &str) -> Result<Option<MetricFilter>>;
     /// One metric alarm by name; `None` when absent.
     async fn metric_alarm(&self, region: &str, name: &str) -> Result<Option<Alarm>>;
+    /// DescribeAlarmHistory: the alarm's `Action` items with `start_ms <= Timestamp <= end_ms`,
+    /// newest first; at most the newest 1,000 (the verdict per topic rests on its newest item).
+    async fn alarm_actions(
+        &self,
+        region: &str,
+        alarm: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<AlarmHistoryItem>>;
     async fn list_topics(&self, region: &str) -> Result<Vec<String>>;
     /// Topic attributes (`KmsMasterKeyId`, `Policy`, ...); `Ok(None)` when the topic is gone.
     async fn topic_attributes(&self, region: &str, topic_arn: &str) -> Result<Option<BTreeMap<String, String>>>;

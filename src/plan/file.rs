@@ -5,7 +5,8 @@
 //! the trails and the log groups of the chain, every filter on those log groups, the alarms on
 //! the filters' or the baseline's metrics or with the baseline's alarm names, the topics those
 //! alarms and the baseline name (with their subscriptions and KMS keys), the baseline's saved
-//! queries, and what could not be read. Apply discovers again; the saved plan is stale exactly
+//! queries, and what could not be read (but for the alarms' history, on which no change
+//! depends). Apply discovers again; the saved plan is stale exactly
 //! when one of those differs (the refusal names it), or when the account or the baseline
 //! differs. Other alarms and topics (Auto Scaling creates and deletes alarms all day) and the
 //! caller's identity (plan with a read-only role, apply with another) do not matter. Finally
@@ -162,7 +163,9 @@ pub fn relied_on(b: &Baseline, snap: &Snapshot) -> BTreeMap<String, String> {
     for (region, q) in snap.queries.iter().filter(|(_, q)| query_names.contains(q.name.as_str())) {
         m.insert(format!("{} ({region})", Addr::query_definition(&q.name)), digest(q));
     }
-    for g in &snap.gaps {
+    // A history read changes no planned change (it can only block a control or add a note),
+    // so it failing at apply time is no reason to refuse the saved plan.
+    for g in snap.gaps.iter().filter(|g| g.action != super::delivery::HISTORY_ACTION) {
         // The message may carry a request id; that the read failed is what the plan relied on.
         m.insert(format!("unreadable: {} on {} ({})", g.action, g.resource, g.region), digest(&g.action));
     }

@@ -4,7 +4,8 @@
 //! structure, so what apply does is exactly what was shown.
 //!
 //! One module per link of the chain: `chain` (which trail and log group), `filter`, `alarm`,
-//! `notify` (topic, key, subscriptions), `extras` (retention, saved queries); `changes` builds
+//! `notify` (topic, key, subscriptions), `delivery` (the alarm's history: did its last
+//! notification fail?), `extras` (retention, saved queries); `changes` builds
 //! every [`Change`]; `file` saves and loads plans and decides when a saved plan is stale.
 //! Each control is judged on its own; the only decision made across controls (which control
 //! repairs which existing filter) does not depend on their order.
@@ -12,6 +13,7 @@
 mod alarm;
 mod chain;
 pub mod changes;
+mod delivery;
 mod extras;
 pub mod file;
 mod filter;
@@ -155,7 +157,8 @@ pub struct Change {
     pub fields: Vec<FieldChange>,
 }
 
-/// The chain a compliant control runs through.
+/// The chain a control holds through: a compliant one, or one blocked only because its
+/// alarm's last notification to the topic failed (`delivery`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Via {
     pub trail: String,
@@ -358,17 +361,19 @@ impl From<Stop> for Outcome {
     }
 }
 
-/// Judges `c` against one usable log group: the chain it holds through, if it holds.
+/// Judges `c` against one usable log group: the chain it holds through, if it holds. A chain
+/// whose last notification failed (`delivery`) is returned only when no other one holds.
 fn holds_via(ctx: &Ctx, c: &Control, trail: &Trail, lg: &LogGroup, parsed: &filter::Parsed) -> Option<Via> {
     let region = &lg.group.region;
+    let mut failing = None;
     for f in filter::covering(c, &ctx.baseline.alarm, lg, parsed) {
         for t in f.metric_transformations.iter().filter(|t| t.dimensions.is_empty()) {
             for a in ctx.alarms_on(region, t) {
                 if !alarm::setting_diffs(a, &ctx.baseline.alarm).is_empty() || alarm::unit_problem(a, t).is_some() {
                     continue;
                 }
-                if let Some(topic) = a.alarm_actions.iter().find(|arn| ctx.reaches_someone(arn, region).is_ok()) {
-                    return Some(Via {
+                for topic in a.alarm_actions.iter().filter(|arn| ctx.reaches_someone(arn, region).is_ok()) {
+                    let via = Via {
                         trail: trail.arn.clone(),
                         log_group: lg.group.name.clone(),
                         region: region.clone(),
@@ -377,12 +382,16 @@ fn holds_via(ctx: &Ctx, c: &Control, trail: &Trail, lg: &LogGroup, parsed: &filt
                         namespace: t.metric_namespace.clone(),
                         alarm: a.alarm_name.clone(),
                         topic: topic.clone(),
-                    });
+                    };
+                    if ctx.failed_delivery(region, &a.alarm_name, topic).is_none() {
+                        return Some(via);
+                    }
+                    failing.get_or_insert(via);
                 }
             }
         }
     }
-    None
+    failing
 }
 
 /// Plans the changes that make `c` hold on log group `lg`, link by link.
@@ -454,7 +463,11 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
         .collect();
     let counts: Vec<usize> = holds.iter().map(|h| h.iter().flatten().count()).collect();
     let primary = chain.primary(&counts);
-    let via_of = |i: usize| holds.iter().find_map(|h| h[i].clone());
+    // Through any usable trail; one whose last notification did not fail first.
+    let via_of = |i: usize| {
+        let vias = || holds.iter().filter_map(|h| h[i].as_ref());
+        vias().find(|v| ctx.failed_delivery(&v.region, &v.alarm, &v.topic).is_none()).or(vias().next()).cloned()
+    };
     // Existing filters the failing controls will repair, decided for all of them at once.
     let own = match primary {
         Some((_, lg)) => {
@@ -476,7 +489,7 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
         .iter()
         .enumerate()
         .map(|(i, c)| match (via_of(i), primary) {
-            (Some(via), _) => chain::compliant(&ctx, via),
+            (Some(via), _) => delivery::check(&ctx, chain::compliant(&ctx, via)),
             (None, Some((_, lg))) => plan_control(&ctx, c, lg, parsed_of(lg), own.get(&c.id).copied()),
             (None, None) => chain.without_usable_trail(&ctx),
         })
@@ -492,7 +505,10 @@ pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
     }
     sort_for_apply(baseline, &mut changes);
     for g in &snap.gaps {
-        warnings.push(format!("{} on {} in {} failed: {}", g.action, g.resource, g.region, g.error));
+        warnings.push(
+            delivery::gap_warning(g)
+                .unwrap_or_else(|| format!("{} on {} in {} failed: {}", g.action, g.resource, g.region, g.error)),
+        );
     }
     let relied_on = file::relied_on(baseline, snap);
     Plan {

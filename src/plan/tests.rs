@@ -6,6 +6,8 @@ use crate::model::{Gap, LogGroupRef, RegionalAlarm, Subscription, Topic};
 
 const ACCOUNT: &str = "123456789012";
 const GROUP_ARN: &str = "arn:aws:logs:us-east-1:123456789012:log-group:ct:*";
+/// When the test snapshots were discovered: 2026-12-01T00:00:00Z.
+const NOW_MS: i64 = 1_796_083_200_000;
 
 fn base() -> Baseline {
     let mut b = baseline::load(baseline::DEFAULT_BASELINE).unwrap();
@@ -47,6 +49,8 @@ fn snap(filters: Vec<MetricFilter>, alarms: Vec<Alarm>, topics: Vec<Topic>) -> S
         queries: vec![],
         kms_keys: vec![],
         gaps: vec![],
+        discovered_at_ms: Some(NOW_MS),
+        failed_notifications: vec![],
     }
 }
 
@@ -360,4 +364,43 @@ fn scanner_verdicts_say_now_and_after_apply() {
     let ok = plan(&b2, &snap(f, a, vec![topic("sec", true)]));
     assert_eq!(ok.controls[2].scanners, ok.controls[2].scanners_now);
     assert!(ok.controls[2].scanners_now["prowler"].is_pass(), "{:?}", ok.controls[2].scanners_now);
+}
+
+fn failed_notification(alarm: &str, topic: &str, days_ago: i64) -> crate::model::FailedNotification {
+    crate::model::FailedNotification {
+        region: "us-east-1".into(),
+        alarm_name: alarm.into(),
+        topic_arn: format!("arn:aws:sns:us-east-1:{ACCOUNT}:{topic}"),
+        failed_at_ms: NOW_MS - days_ago * 24 * 60 * 60 * 1000,
+        error: "AuthorizationError".into(),
+        last_success_ms: None,
+    }
+}
+
+#[test]
+fn a_failed_notification_counts_within_30_days_of_discovery() {
+    let p = broken(|s| s.failed_notifications.push(failed_notification("a-5.2", "sec", 29)));
+    assert_eq!(p.controls[1].status, Status::Blocked, "{:#?}", p.controls[1]);
+    assert!(p.controls[1].reason.contains("at 2026-11-02T00:00:00Z (AuthorizationError)"), "{}", p.controls[1].reason);
+    assert!(p.changes.is_empty());
+    // Measured from the snapshot's time, not the clock: 31 days before discovery is history,
+    // and a snapshot without a time counts nothing as recent.
+    assert!(broken(|s| s.failed_notifications.push(failed_notification("a-5.2", "sec", 31))).all_compliant());
+    assert!(broken(|s| {
+        s.failed_notifications.push(failed_notification("a-5.2", "sec", 1));
+        s.discovered_at_ms = None;
+    })
+    .all_compliant());
+}
+
+#[test]
+fn an_alarm_with_another_topic_that_delivers_still_holds() {
+    let p = broken(|s| {
+        s.alarms[3].alarm.alarm_actions.insert(0, format!("arn:aws:sns:us-east-1:{ACCOUNT}:ops"));
+        s.topics.push(topic("ops", true));
+        s.failed_notifications.push(failed_notification("a-5.4", "ops", 1));
+    });
+    let c = &p.controls[3];
+    assert_eq!(c.status, Status::Compliant, "{c:#?}");
+    assert!(c.via.as_ref().unwrap().topic.ends_with(":sec"), "{c:#?}");
 }

@@ -14,7 +14,7 @@ const SUB: &str = "email:secops@example.com";
 
 /// An IAM user allowed everything except `denied`, with an access key: (key id, secret).
 /// Must run while IAM enforcement is still off.
-fn limited_user(moto: &Moto, name: &str, denied: &[&str]) -> (String, String) {
+pub(crate) fn limited_user(moto: &Moto, name: &str, denied: &[&str]) -> (String, String) {
     let policy = json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -35,12 +35,12 @@ fn limited_user(moto: &Moto, name: &str, denied: &[&str]) -> (String, String) {
 }
 
 /// Turns moto's IAM enforcement on for every later request (seed.py's requests excepted).
-fn enforce_iam(moto: &Moto) {
+pub(crate) fn enforce_iam(moto: &Moto) {
     let (status, body) = moto.http("POST", "/moto-api/reset-auth", Some("0"));
     assert_eq!(status, 200, "reset-auth: {body}");
 }
 
-fn run_as(moto: &Moto, key: &(String, String), args: &[&str]) -> Out {
+pub(crate) fn run_as(moto: &Moto, key: &(String, String), args: &[&str]) -> Out {
     run_env(moto, args, &[("AWS_ACCESS_KEY_ID", key.0.as_str()), ("AWS_SECRET_ACCESS_KEY", key.1.as_str())])
 }
 

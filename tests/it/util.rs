@@ -183,6 +183,13 @@ impl Moto {
         self.control("POST", "/_cwfix/confirm-subscriptions", Some(&serde_json::json!({ "endpoint": endpoint })))
     }
 
+    /// Stores alarm history items (`AlarmHistoryItem`s as DescribeAlarmHistory returns them) in
+    /// `region` of the default account: what CloudWatch writes when an alarm acts, which moto
+    /// never does. Returns `{"stored": n}`.
+    pub fn add_alarm_history(&self, region: &str, items: &Value) -> Value {
+        self.control("POST", "/_cwfix/alarm-history", Some(&serde_json::json!({"region": region, "items": items})))
+    }
+
     /// `{"throttle_rate":0.3,"error_5xx_rate":0,"delay_ms":0,"seed":1,"services":["logs"],
     /// "operations":["PutMetricFilter"]}`; `json!({})` turns faults off. Returns the new config.
     pub fn set_faults(&self, faults: Value) -> Value {

@@ -26,6 +26,9 @@ Test-only endpoints (never exist on AWS):
   GET  /_cwfix/calls                   -> {"calls": {svc: {op: n}}, "faults": {svc: {op: n}}, "total": n}
   POST /_cwfix/calls/reset
   GET  /_cwfix/health                  -> {"status": "ok"}
+  POST /_cwfix/alarm-history           body {"region", "account", "items": [AlarmHistoryItem, ...]}
+                                       -> {"stored": n}  (what CloudWatch writes when an alarm
+                                       acts; moto never acts: see the DescribeAlarmHistory block)
   POST /moto-api/reset                 moto's reset; also clears everything of ours (calls, paging
                                        tokens, query definitions), restores the startup faults and
                                        turns IAM enforcement back to its startup setting (off).
@@ -1940,6 +1943,156 @@ def build_app(faults: Faults):  # noqa: F811 - wraps the definitions above
     patch_organization_members()
     return _build_app_without_organizations(faults)
 # ====================== end of the Organizations block (issue #12) =========================
+
+
+# ===========================================================================================
+# CloudWatch DescribeAlarmHistory  (cwfix issue #11: failed alarm notifications)
+# -------------------------------------------------------------------------------------------
+# Kept in this one block, installed by wrapping build_app() and CwfixMiddleware.control().
+#
+# moto 5.2.1: no DescribeAlarmHistory at all (moto.cloudwatch's responses have no such method;
+#       a request gets NotImplemented). moto also never executes alarm actions, so no alarm of
+#       it ever notifies a topic, successfully or not.
+# AWS:  CloudWatch writes the history itself: a `ConfigurationUpdate` item when an alarm is
+#       created or changed, a `StateUpdate` item when its state changes and an `Action` item each
+#       time it runs an action ("Successfully executed action arn:aws:sns:...", or "Failed to
+#       execute action arn:aws:sns:.... Received error: "..."" with HistoryData {"actionState":
+#       "Failed", ..., "notificationResource": ARN, "error": "..."}). It keeps the history after the alarm is
+#       deleted. DescribeAlarmHistory filters by AlarmName, AlarmTypes (metric alarms only when
+#       omitted), HistoryItemType, StartDate and EndDate, returns newest first or oldest first
+#       (ScanBy), MaxRecords 1..100 a page with an opaque NextToken (InvalidNextToken otherwise).
+#       The default MaxRecords and ScanBy are not documented: 50 and TimestampDescending here.
+# Here: DescribeAlarmHistory answers from items stored per account and region in moto's own
+#       CloudWatch backend (so `/moto-api/reset` wipes them), for every protocol moto serves
+#       (JSON 1.0 as botocore/aws CLI send it, query) and CBOR through the bridge. Because moto
+#       never acts, the items a real alarm would get are seeded by the test-only endpoint
+#
+#   POST /_cwfix/alarm-history   body {"region": "us-east-1", "account": "123456789012",
+#                                      "items": [{"AlarmName": "...", "Timestamp": 1764547200.5 | ISO,
+#                                                 "HistoryItemType": "Action", "HistorySummary": "...",
+#                                                 "HistoryData": "{...}" | {...}, "AlarmType": "MetricAlarm"}]}
+#                                -> {"stored": n}   (region, account, HistoryItemType and AlarmType
+#                                                    default as shown; HistoryData to "{}")
+# ===========================================================================================
+_HISTORY_TYPES = {"ConfigurationUpdate", "StateUpdate", "Action", "AlarmContributorStateUpdate",
+                  "AlarmContributorAction"}
+_HISTORY_SEQ = [0]
+
+
+def _alarm_history(backend) -> list:
+    if not hasattr(backend, "_cwfix_alarm_history"):
+        backend._cwfix_alarm_history = []
+    return backend._cwfix_alarm_history
+
+
+def store_alarm_history(account: str, region: str, items: list) -> int:
+    """Validates and stores history items as CloudWatch would have written them."""
+    from moto.cloudwatch.models import cloudwatch_backends
+    if not isinstance(items, list) or not items:
+        raise ValueError("items must be a non-empty list")
+    parsed = []
+    for i in items:
+        if not isinstance(i, dict) or not i.get("AlarmName") or i.get("Timestamp") in (None, "") \
+                or not i.get("HistorySummary"):
+            raise ValueError(f"each item needs AlarmName, Timestamp and HistorySummary: {i!r}")
+        kind = i.get("HistoryItemType") or "Action"
+        if kind not in _HISTORY_TYPES:
+            raise ValueError(f"HistoryItemType must be one of {sorted(_HISTORY_TYPES)}, not {kind!r}")
+        data = i.get("HistoryData")
+        if data is not None and not isinstance(data, str):
+            data = json.dumps(data)
+        _HISTORY_SEQ[0] += 1
+        parsed.append({"seq": _HISTORY_SEQ[0], "AlarmName": i["AlarmName"],
+                       "AlarmType": i.get("AlarmType") or "MetricAlarm", "Timestamp": _epoch(i["Timestamp"]),
+                       "HistoryItemType": kind, "HistorySummary": i["HistorySummary"],
+                       "HistoryData": data or "{}"})
+    _alarm_history(cloudwatch_backends[account][region]).extend(parsed)
+    return len(parsed)
+
+
+def patch_alarm_history() -> None:
+    from moto.cloudwatch import responses as cr
+    from moto.cloudwatch.exceptions import CloudWatchException, ValidationError
+    from moto.core.responses import ActionResult
+
+    class InvalidNextToken(CloudWatchException):
+        code = "InvalidNextToken"
+
+    def describe_alarm_history(self):
+        name = self._get_param("AlarmName")
+        types = self._get_param("AlarmTypes") or ["MetricAlarm"]
+        kind = self._get_param("HistoryItemType")
+        start, end = self._get_param("StartDate"), self._get_param("EndDate")
+        scan = self._get_param("ScanBy") or "TimestampDescending"
+        max_records = self._get_param("MaxRecords")
+        token = self._get_param("NextToken")
+        max_records = 50 if max_records in (None, "") else int(max_records)
+        if not 1 <= max_records <= 100:
+            raise ValidationError(
+                f"1 validation error detected: Value '{max_records}' at 'maxRecords' failed to "
+                "satisfy constraint: Member must have value between 1 and 100")
+        if kind and kind not in _HISTORY_TYPES:
+            raise ValidationError(
+                f"1 validation error detected: Value '{kind}' at 'historyItemType' failed to satisfy "
+                f"constraint: Member must satisfy enum value set: {sorted(_HISTORY_TYPES)}")
+        if scan not in ("TimestampDescending", "TimestampAscending"):
+            raise ValidationError(
+                f"1 validation error detected: Value '{scan}' at 'scanBy' failed to satisfy constraint: "
+                "Member must satisfy enum value set: [TimestampDescending, TimestampAscending]")
+        lo = _epoch(start) if start not in (None, "") else float("-inf")
+        hi = _epoch(end) if end not in (None, "") else float("inf")
+        items = [i for i in _alarm_history(self.cloudwatch_backend)
+                 if (not name or i["AlarmName"] == name) and i["AlarmType"] in types
+                 and (not kind or i["HistoryItemType"] == kind) and lo <= i["Timestamp"] <= hi]
+        sign = -1 if scan == "TimestampDescending" else 1
+        key = lambda i: (sign * i["Timestamp"], sign * i["seq"])  # noqa: E731
+        items.sort(key=key)
+        query = {"n": name, "t": sorted(types), "k": kind, "s": start and lo, "e": end and hi, "o": scan}
+        cursor = None
+        if token:
+            try:
+                cursor = parse_token("alarm-history", query, token)
+            except ValueError:
+                raise InvalidNextToken("The service returned an invalid next token.")
+        page, nxt = page_after(items, key, cursor, max_records)
+        out = [{k: (datetime.datetime.fromtimestamp(v, datetime.timezone.utc) if k == "Timestamp" else v)
+                for k, v in i.items() if k != "seq"} for i in page]
+        result = {"AlarmHistoryItems": out}
+        if nxt is not None:
+            result["NextToken"] = make_token("alarm-history", query, list(nxt))
+        return ActionResult(result)
+
+    cr.CloudWatchResponse.describe_alarm_history = describe_alarm_history
+
+
+_control_without_alarm_history = CwfixMiddleware.control
+
+
+def _control_with_alarm_history(self, method, path, environ):
+    if path != "/_cwfix/alarm-history":
+        return _control_without_alarm_history(self, method, path, environ)
+    if method != "POST":
+        return self._json(404, {"error": f"no such control endpoint: {method} {path}"})
+    try:
+        body = json.loads(Req._read_body(environ) or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError("body must be a JSON object")
+        with self.moto_lock:
+            n = store_alarm_history(str(body.get("account") or "123456789012"),
+                                    str(body.get("region") or "us-east-1"), body.get("items"))
+    except (ValueError, TypeError) as e:
+        return self._json(400, {"error": f"alarm-history: {e}"})
+    return self._json(200, {"stored": n})
+
+
+CwfixMiddleware.control = _control_with_alarm_history
+_build_app_without_alarm_history = build_app
+
+
+def build_app(faults: Faults):  # noqa: F811 - wraps the definitions above
+    patch_alarm_history()
+    return _build_app_without_alarm_history(faults)
+# ====================== end of the DescribeAlarmHistory block (issue #11) ==================
 
 
 def main() -> int:
