@@ -76,7 +76,7 @@ start_moto
 echo "delay check: $("$py" benches/scale/seed_scale.py "$url" check-delay --delay-ms "$DELAY")" | tee "$work/report"
 stop_moto
 
-printf '\n%-3s %-5s %-9s %-7s %-11s %-7s %-7s %s\n' N runs "median_s" "min_s" "moto_cpu_s" "rss_MB" calls "calls per service | per operation" | tee -a "$work/report"
+printf '\n%-3s %-5s %-9s %-7s %-11s %-11s %-7s %-7s %s\n' N runs "median_s" "min_s" "cwfix_cpu_s" "moto_cpu_s" "rss_MB" calls "calls per service | per operation" | tee -a "$work/report"
 declare -A MED CALLS
 for n in $NS; do
     regions=("${ALL_REGIONS[@]:0:$n}")
@@ -94,7 +94,7 @@ for n in $NS; do
         endpoint="$url"
         warm=1
     fi
-    times=(); rss=0; cpus=()
+    times=(); rss=0; cpus=(); own=()
     for i in $(seq 0 "$RUNS"); do
         ctl POST /_cwfix/calls/reset >/dev/null
         [ -n "$proxy_pid" ] && curl -sf -X POST "$endpoint/_proxy/calls/reset" >/dev/null
@@ -103,7 +103,7 @@ for n in $NS; do
         env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID=testing \
             AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true NO_COLOR=1 \
             AWS_CONFIG_FILE="$work/none" AWS_SHARED_CREDENTIALS_FILE="$work/none" \
-            /usr/bin/time -f '%e %M' -o "$work/time" \
+            /usr/bin/time -f '%e %M %U %S' -o "$work/time" \
             "$cwfix" plan "${rargs[@]}" -o json --subscribe email:secops@example.com \
             > "$work/plan.json" 2> "$work/plan.err"
         rc=$?
@@ -114,8 +114,9 @@ for n in $NS; do
         # Run 0 warms the proxy's cache (or, straight to moto, moto's lazy backends): not counted.
         [ "$i" -eq 0 ] && [ "$warm" -eq 0 ] && continue
         cpus+=("$(awk -v a="$cpu0" -v b="$(moto_cpu)" 'BEGIN {printf "%.2f", b - a}')")
-        read -r wall kb < <(tail -1 "$work/time")
+        read -r wall kb usr sys < <(tail -1 "$work/time")
         times+=("$wall"); [ "$kb" -gt "$rss" ] && rss=$kb
+        own+=("$(awk -v u="$usr" -v s="$sys" 'BEGIN {printf "%.2f", u + s}')")
         if [ -n "$proxy_pid" ]; then
             curl -sf "$endpoint/_proxy/calls" > "$work/pcalls-$n.json"
         fi
@@ -141,8 +142,9 @@ PY
 )"
     fi
     cpu="$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+    owncpu="$(printf '%s\n' "${own[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
     MED[$n]=$med; CALLS[$n]=${percall%% *}
-    printf '%-3s %-5s %-9s %-7s %-11s %-7s %s\n' "$n" "$RUNS" "$med" "$min" "$cpu" "$((rss / 1024))" "$percall" | tee -a "$work/report"
+    printf '%-3s %-5s %-9s %-7s %-11s %-11s %-7s %s\n' "$n" "$RUNS" "$med" "$min" "$owncpu" "$cpu" "$((rss / 1024))" "$percall" | tee -a "$work/report"
 done
 
 first="${NS%% *}"; last="${NS##* }"

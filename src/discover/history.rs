@@ -14,9 +14,11 @@ use crate::model::{FailedNotification, RegionalAlarm, FAILED_NOTIFICATION_WINDOW
 use futures_util::StreamExt;
 use std::collections::BTreeMap;
 
-/// History reads in flight at once. An account may have hundreds of alarms on trail metrics,
-/// every CloudWatch call of the account and region shares one request quota, and this check
-/// matters less than the reads of the chain itself: a few at a time, not all at once.
+/// History reads in flight at once per region. An account may have hundreds of alarms on trail
+/// metrics, every CloudWatch call of the account and region shares one request quota, and this
+/// check matters less than the reads of the chain itself: a few at a time, not all at once.
+/// The quota is regional, so regions go side by side (one bound for all of them put 16
+/// regions' reads in a queue: 2x the plan's wall time of one region behind 50 ms of latency).
 const AT_ONCE: usize = 8;
 
 /// Longest error text kept from `HistoryData` (it may be up to 4095 characters; the plan shows
@@ -32,10 +34,20 @@ pub(super) struct Read {
 
 /// Reads the `Action` items of `alarms` from `now_ms` minus the window to `now_ms`.
 pub(super) async fn read(api: &impl CloudApi, alarms: &[&RegionalAlarm], now_ms: i64) -> Vec<Read> {
+    let mut by_region: BTreeMap<&str, Vec<&RegionalAlarm>> = BTreeMap::new();
+    for ra in alarms {
+        by_region.entry(ra.region.as_str()).or_default().push(ra);
+    }
     // The futures are made first and then streamed: a stream that maps with a closure is not
     // `Send` for every lifetime, which `tokio::spawn` (one task per account) requires.
-    let reads: Vec<_> = alarms.iter().map(|ra| read_one(api, ra, now_ms)).collect();
-    futures_util::stream::iter(reads).buffered(AT_ONCE).collect().await
+    let regions: Vec<_> = by_region
+        .into_values()
+        .map(|list| {
+            let reads: Vec<_> = list.into_iter().map(|ra| read_one(api, ra, now_ms)).collect();
+            futures_util::stream::iter(reads).buffered(AT_ONCE).collect::<Vec<Read>>()
+        })
+        .collect();
+    futures_util::future::join_all(regions).await.into_iter().flatten().collect()
 }
 
 async fn read_one(api: &impl CloudApi, ra: &RegionalAlarm, now_ms: i64) -> Read {
