@@ -210,7 +210,18 @@ fn alarms_on_filter_metrics<'a>(log_groups: &[LogGroup], alarms: &'a [RegionalAl
             })
         })
         .collect();
-    alarms.iter().filter(|ra| metrics.iter().any(|(r, m, n)| *r == ra.region && ra.alarm.watches(m, n))).collect()
+    // A set lookup per alarm (not a scan of every filter metric): thousands of each per account.
+    alarms
+        .iter()
+        .filter(|ra| {
+            let a = &ra.alarm;
+            a.metrics_json.is_none()
+                && match (a.metric_name.as_deref(), a.namespace.as_deref()) {
+                    (Some(m), Some(n)) => metrics.contains(&(ra.region.as_str(), m, n)),
+                    _ => false,
+                }
+        })
+        .collect()
 }
 
 fn is_topic(action: &str) -> bool {

@@ -295,6 +295,10 @@ impl Plan {
 pub(crate) struct Ctx<'a> {
     pub baseline: &'a Baseline,
     pub snap: &'a Snapshot,
+    /// Single-metric alarms without dimensions by (region, metric name, namespace): every filter
+    /// asks which alarms watch its metric, and a scan of all alarms per filter made 16 regions
+    /// of 205 filters and 500 alarms cost 26 million comparisons.
+    alarms_by_metric: std::collections::HashMap<(&'a str, &'a str, &'a str), Vec<&'a Alarm>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -310,16 +314,22 @@ impl<'a> Ctx<'a> {
     /// Single-metric alarms in `region` on `metric`, without dimensions (a filter's metric
     /// has none unless it says so).
     fn alarms_on(&self, region: &str, metric: &MetricTransformation) -> Vec<&'a Alarm> {
-        self.snap
-            .alarms
-            .iter()
-            .filter(|ra| {
-                ra.region == region
-                    && ra.alarm.watches(&metric.metric_name, &metric.metric_namespace)
-                    && ra.alarm.dimensions.is_empty()
-            })
-            .map(|ra| &ra.alarm)
-            .collect()
+        let key = (region, metric.metric_name.as_str(), metric.metric_namespace.as_str());
+        self.alarms_by_metric.get(&key).cloned().unwrap_or_default()
+    }
+
+    fn new(baseline: &'a Baseline, snap: &'a Snapshot) -> Ctx<'a> {
+        let mut alarms_by_metric: std::collections::HashMap<_, Vec<&Alarm>> = Default::default();
+        // In snapshot order, as the scan this replaces returned them.
+        for ra in &snap.alarms {
+            let a = &ra.alarm;
+            if let (None, Some(name), Some(ns), true) =
+                (&a.metrics_json, a.metric_name.as_deref(), a.namespace.as_deref(), a.dimensions.is_empty())
+            {
+                alarms_by_metric.entry((ra.region.as_str(), name, ns)).or_default().push(a);
+            }
+        }
+        Ctx { baseline, snap, alarms_by_metric }
     }
 
     fn alarm_named(&self, region: &str, name: &str) -> Option<&'a Alarm> {
@@ -442,7 +452,7 @@ fn plan_control(ctx: &Ctx, c: &Control, lg: &LogGroup, parsed: &filter::Parsed, 
 
 /// Makes the plan. Pure: the same inputs give the same plan, byte for byte.
 pub fn plan(baseline: &Baseline, snap: &Snapshot) -> Plan {
-    let ctx = Ctx { baseline, snap };
+    let ctx = Ctx::new(baseline, snap);
     let mut warnings = Vec::new();
     let parsed: Vec<filter::Parsed> = snap
         .log_groups
