@@ -779,15 +779,22 @@ pub fn verdict(scanner: Scanner, topic: MonitoringTopic, filter_pattern: &str) -
     // A pure function of its three inputs, asked again for every account, region and
     // before/after state with the same patterns (an organization's filters come from the same
     // code): each answer is worked out once per process.
-    type Memo = std::collections::HashMap<(Scanner, MonitoringTopic, String), Verdict>;
+    // Keyed by (scanner, topic) first so that a lookup borrows the pattern instead of
+    // allocating a key for every question.
+    type Memo = std::collections::HashMap<(Scanner, MonitoringTopic), std::collections::HashMap<String, Verdict>>;
     static MEMO: std::sync::OnceLock<std::sync::Mutex<Memo>> = std::sync::OnceLock::new();
     let memo = MEMO.get_or_init(Default::default);
-    let key = (scanner, topic, filter_pattern.to_string());
-    if let Some(v) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+    if let Some(v) =
+        memo.lock().unwrap_or_else(|e| e.into_inner()).get(&(scanner, topic)).and_then(|m| m.get(filter_pattern))
+    {
         return v.clone();
     }
     let v = judge(scanner, topic, filter_pattern);
-    memo.lock().unwrap_or_else(|e| e.into_inner()).insert(key, v.clone());
+    memo.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry((scanner, topic))
+        .or_default()
+        .insert(filter_pattern.to_string(), v.clone());
     v
 }
 

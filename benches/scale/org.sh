@@ -5,6 +5,7 @@
 #   bash benches/scale/org.sh                        # 100 accounts x 4 regions, 3 runs each
 #   ORG_ACCOUNTS=20 ORG_RUNS=1 bash benches/scale/org.sh
 #   ORG_CONCURRENCY="64 400" bash benches/scale/org.sh  # --concurrency values to measure
+#   CWFIX=/path/to/cwfix bash benches/scale/org.sh   # another binary or a wrapper (e.g. perf record)
 #
 # Seeds an organization through the AWS API (benches/scale/seed_scale.py seed-org): the
 # management account and ORG_ACCOUNTS-1 members from CreateAccount; in every account and
@@ -34,9 +35,14 @@ REGIONS=(us-east-1 eu-west-1 ap-southeast-2 us-west-2)
 bash scripts/setup-moto.sh >/dev/null
 venv="${CWFIX_MOTO_VENV:-$repo/.venv-moto}"
 py="$venv/bin/python"
-echo "building cwfix (release)..." >&2
-cargo build --release --quiet --bin cwfix
-cwfix="${CARGO_TARGET_DIR:-$repo/target}/release/cwfix"
+# CWFIX=PATH measures another binary (or a wrapper, e.g. one that runs it under `perf record`).
+if [ -n "${CWFIX:-}" ]; then
+    cwfix="$CWFIX"
+else
+    echo "building cwfix (release)..." >&2
+    cargo build --release --quiet --bin cwfix
+    cwfix="${CARGO_TARGET_DIR:-$repo/target}/release/cwfix"
+fi
 [ -x /usr/bin/time ] || { echo "org scale: /usr/bin/time is missing (apt-get install time)" >&2; exit 1; }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/cwfix-org-scale.XXXXXX")"
