@@ -153,29 +153,8 @@ impl PartialEq for RegexLit {
     }
 }
 
-/// Comparison operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Gt,
-    Le,
-    Ge,
-}
-
-impl CmpOp {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "=",
-            CmpOp::Ne => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::Gt => ">",
-            CmpOp::Le => "<=",
-            CmpOp::Ge => ">=",
-        }
-    }
-}
+/// Comparison operators: the same six, spelled the same, as the filter-pattern language's.
+pub use crate::pattern::ast::CmpOp;
 
 /// Scalar functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
